@@ -1,0 +1,88 @@
+"""Names of the labels, annotations and objects that carry netfence's state in the cluster.
+
+State lives in ordinary Kubernetes metadata so that kubectl, Helm and GitOps tools can
+read and write it with ordinary RBAC; this module is the one place that spells it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Final
+
+MANAGED_NAMESPACE_LABEL: Final = "netfence.io/managed"
+MANAGED_NAMESPACE_VALUE: Final = "true"
+TEMPLATE_LABEL_PREFIX: Final = "templates.netfence.io/"
+TEMPLATE_LABEL_VALUE: Final = "true"
+
+MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE: Final = "netfence"
+ROLE_LABEL: Final = "netfence.io/role"
+ROLE_BASELINE: Final = "baseline"
+ROLE_ATTACHMENT: Final = "attachment"
+TEMPLATE_LABEL: Final = "netfence.io/template"
+CONTROLLER_KIND_LABEL: Final = "netfence.io/controller-kind"
+CONTROLLER_NAME_LABEL: Final = "netfence.io/controller"
+BACKUP_OF_LABEL: Final = "netfence.io/backup-of"
+
+CONTROLLER_ANNOTATION: Final = "netfence.io/controller"
+SNAPSHOT_ANNOTATION: Final = "netfence.io/template-snapshot"
+PHASE_ANNOTATION: Final = "netfence.io/phase"
+
+DENY_ALL_INGRESS: Final = "deny-all-ingress"
+ALLOW_NAMESPACE_COMMUNICATION: Final = "allow-namespace-communication"
+BASELINE_POLICY_NAMES: Final = (DENY_ALL_INGRESS, ALLOW_NAMESPACE_COMMUNICATION)
+
+TEMPLATES_CONFIGMAP: Final = "netfence-templates"
+DEFAULT_NETFENCE_NAMESPACE: Final = "netfence-system"
+LEADER_LEASE: Final = "netfence-controller"
+FIELD_MANAGER: Final = "netfence"
+
+SYSTEM_NAMESPACES: Final = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+
+_MAX_NAME = 253
+_MAX_LABEL_VALUE = 63
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def backup_configmap_name(namespace: str) -> str:
+    return f"netfence-backup-{namespace}"
+
+
+def template_label_key(template: str) -> str:
+    return f"{TEMPLATE_LABEL_PREFIX}{template}"
+
+
+def _digest(text: str, length: int = 10) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def label_value_for(text: str) -> str:
+    """A label value naming `text`: itself when it fits, else a readable prefix plus a hash.
+
+    Object names may be 253 characters long but label values only 63; the exact name is
+    always kept in an annotation, the label is for selecting.
+    """
+    if len(text) <= _MAX_LABEL_VALUE and _LABEL_VALUE.match(text):
+        return text
+    head = re.sub(r"[^A-Za-z0-9]+$", "", text[: _MAX_LABEL_VALUE - 11])
+    return f"{head}-{_digest(text)}"
+
+
+_KIND_ABBREVIATIONS: Final = {
+    "Deployment": "deploy",
+    "StatefulSet": "sts",
+    "DaemonSet": "ds",
+    "CronJob": "cj",
+}
+
+
+def attachment_policy_name(kind: str, name: str, template: str) -> str:
+    """The NetworkPolicy name for one template attached to one controller.
+
+    The kind is part of the name because a Deployment and a StatefulSet may share a name.
+    """
+    full = f"{_KIND_ABBREVIATIONS.get(kind, kind.lower())}-{name}-{template}"
+    if len(full) <= _MAX_NAME:
+        return full
+    return f"{full[: _MAX_NAME - 11].rstrip('-.')}-{_digest(full)}"

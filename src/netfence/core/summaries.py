@@ -1,0 +1,104 @@
+"""What `status` and `policies` show: pure summaries of namespace states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netfence.core import naming, policies, templates
+from netfence.core.errors import InvalidTemplate
+from netfence.core.objects import Phase, Policy
+from netfence.core.planning import NamespaceState
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerSummary:
+    kind: str
+    name: str
+    templates: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceSummary:
+    name: str
+    managed: bool
+    state: str
+    managed_policies: int
+    unmanaged_policies: int
+    backed_up: int
+    controllers: tuple[ControllerSummary, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySummary:
+    namespace: str
+    name: str
+    managed: bool
+    role: str | None
+    template: str | None
+    controller: str | None
+    template_status: str | None
+
+
+def _state_word(state: NamespaceState, netfence_namespace: str) -> str:
+    namespace = state.namespace
+    assert namespace is not None
+    wants = namespace.wants_management
+    if wants and (
+        namespace.name in naming.SYSTEM_NAMESPACES or namespace.name == netfence_namespace
+    ):
+        return "refused"
+    backup = state.backup
+    if wants:
+        return "managed" if backup is not None and backup.phase is Phase.ADOPTED else "enabling"
+    if any(p.is_managed for p in state.policies):
+        return "disabling"
+    return "unmanaged"
+
+
+def summarize_namespace(state: NamespaceState, *, netfence_namespace: str) -> NamespaceSummary:
+    controllers = tuple(
+        ControllerSummary(w.kind.value, w.name, w.attached_templates)
+        for w in sorted(state.workloads, key=lambda w: (w.kind.value, w.name))
+    )
+    word = _state_word(state, netfence_namespace)
+    return NamespaceSummary(
+        name=state.name,
+        managed=word == "managed",
+        state=word,
+        managed_policies=sum(1 for p in state.policies if p.is_managed),
+        unmanaged_policies=sum(1 for p in state.policies if not p.is_managed),
+        backed_up=len(state.backup.entries) if state.backup else 0,
+        controllers=controllers,
+    )
+
+
+def template_status(policy: Policy, catalog: templates.Catalog) -> str | None:
+    """`current`, `outdated` (the template changed since attach), `deleted`, or None."""
+    if policy.role != naming.ROLE_ATTACHMENT or policy.template is None:
+        return None
+    current = catalog.templates.get(policy.template)
+    if current is None:
+        return "deleted" if policy.template not in catalog.broken else "invalid"
+    snapshot = policy.annotations.get(naming.SNAPSHOT_ANNOTATION)
+    if snapshot is None:
+        return "unknown"
+    try:
+        attached = policies.template_from_snapshot(snapshot)
+    except InvalidTemplate:
+        return "unknown"
+    return "current" if attached.to_document() == current.to_document() else "outdated"
+
+
+def summarize_policies(state: NamespaceState, catalog: templates.Catalog) -> list[PolicySummary]:
+    return [
+        PolicySummary(
+            namespace=p.namespace,
+            name=p.name,
+            managed=p.is_managed,
+            role=p.role,
+            template=p.template,
+            controller=str(p.controller) if p.controller else None,
+            template_status=template_status(p, catalog),
+        )
+        for p in sorted(state.policies, key=lambda p: (not p.is_managed, p.name))
+    ]

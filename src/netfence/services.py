@@ -1,0 +1,96 @@
+"""Use cases built from the pure core and the ports: no client library is imported here."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+
+from netfence.core import naming, templates
+from netfence.core.errors import Refused
+from netfence.core.objects import Namespace
+from netfence.core.planning import (
+    ApplyPolicy,
+    DeletePolicy,
+    NamespaceState,
+    Notice,
+    Plan,
+    Step,
+    WriteBackup,
+    plan_namespace,
+)
+from netfence.ports import NoticeBoard, PolicyWriter
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What executing a plan did; `failed` holds the step that stopped it, if any."""
+
+    done: list[Step] = field(default_factory=list)
+    failed: Step | None = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failed is None
+
+
+async def execute(plan: Plan, *, writer: PolicyWriter, board: NoticeBoard | None = None) -> Outcome:
+    """Carry out a plan's steps in order, stopping at the first failure.
+
+    Stopping is what makes the ordering safe: a failed backup write means nothing is
+    deleted. The caller re-plans from fresh state and retries, which is correct because
+    every step is idempotent.
+    """
+    outcome = Outcome()
+    for step in plan.steps:
+        try:
+            await _run(step, writer)
+        except Exception as e:
+            outcome.failed, outcome.error = step, e
+            logger.warning(
+                "step failed: %s: %s", step.describe(), e, extra={"namespace": plan.namespace}
+            )
+            break
+        outcome.done.append(step)
+        if board is not None and step.notice is not None:
+            await _publish(board, step.notice)
+    return outcome
+
+
+async def _run(step: Step, writer: PolicyWriter) -> None:
+    match step:
+        case WriteBackup():
+            await writer.write_backup(step)
+        case DeletePolicy(namespace=namespace, name=name):
+            await writer.delete_policy(namespace, name)
+        case ApplyPolicy(manifest=manifest):
+            await writer.apply_policy(manifest)
+
+
+async def _publish(board: NoticeBoard, notice: Notice) -> None:
+    try:
+        await board.publish(notice)
+    except Exception as e:
+        logger.warning("could not publish event %s: %s", notice.reason, e)
+
+
+def check_manageable(namespace: str, *, netfence_namespace: str) -> None:
+    """Refuse, before anything is written, the namespaces netfence must never isolate."""
+    if namespace in naming.SYSTEM_NAMESPACES or namespace == netfence_namespace:
+        raise Refused(
+            f"netfence will not manage namespace {namespace}: isolating a system namespace or "
+            "netfence's own could break the cluster"
+        )
+
+
+def preview_enable(
+    state: NamespaceState, catalog: templates.Catalog, *, netfence_namespace: str
+) -> Plan:
+    """What enabling a namespace would do, computed from its current state; writes nothing."""
+    current = state.namespace or Namespace(state.name)
+    labels = {**current.labels, naming.MANAGED_NAMESPACE_LABEL: naming.MANAGED_NAMESPACE_VALUE}
+    labelled = dataclasses.replace(state, namespace=Namespace(current.name, labels))
+    return plan_namespace(labelled, catalog, netfence_namespace=netfence_namespace)
