@@ -1,17 +1,62 @@
-"""The `netfence` command: the only place that decides exit codes."""
+"""The `netfence` command."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from netfence.cli import controlplane_cmd
+from netfence.cli import (
+    controller_cmd,
+    controlplane_cmd,
+    namespaces_cmd,
+    templates_cmd,
+    workloads_cmd,
+)
+from netfence.cli.context import Settings
+from netfence.core import naming
 
 app = typer.Typer(
     name="netfence",
     help="Kubernetes-native manager for NetworkPolicies.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode="rich",
 )
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option(
+            help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster).",
+            envvar="KUBECONFIG_PATH",
+        ),
+    ] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context to use.")] = None,
+    netfence_namespace: Annotated[
+        str,
+        typer.Option(
+            help="Namespace holding templates, backups and the controller.",
+            envvar="NETFENCE_NAMESPACE",
+        ),
+    ] = naming.DEFAULT_NETFENCE_NAMESPACE,
+) -> None:
+    if kubeconfig is None and os.environ.get("KUBECONFIG"):
+        kubeconfig = Path(os.environ["KUBECONFIG"].split(os.pathsep)[0])
+    ctx.obj = Settings(
+        kubeconfig=kubeconfig, context=context, netfence_namespace=netfence_namespace
+    )
+
+
+namespaces_cmd.register(app)
+workloads_cmd.register(app)
+controller_cmd.register(app)
+app.add_typer(templates_cmd.app, name="templates")
 app.add_typer(controlplane_cmd.app, name="controlplane")
 
 

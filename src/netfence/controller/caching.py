@@ -1,0 +1,120 @@
+"""The controller's view of the cluster: informers for everything that decides policies."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from lightkube import AsyncClient
+from lightkube.resources.core_v1 import ConfigMap
+from lightkube.resources.core_v1 import Namespace as NamespaceResource
+from lightkube.resources.networking_v1 import NetworkPolicy
+
+from netfence.controller.informing import Informer
+from netfence.core import naming, templates
+from netfence.core.objects import Backup, Namespace, Policy, Workload
+from netfence.core.planning import NamespaceState
+from netfence.kube import converting
+
+
+class ClusterCache:
+    """Informers on namespaces, policies, controllers and netfence's own ConfigMaps."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        netfence_namespace: str,
+        on_namespace: Callable[[str], None],
+        on_catalog: Callable[[], None],
+    ) -> None:
+        self.netfence_namespace = netfence_namespace
+        self._on_namespace = on_namespace
+        self._on_catalog = on_catalog
+        self.catalog = templates.parse_catalog({})
+        self.catalog_present = False
+
+        def touched(namespace: str, _old: object, _new: object) -> None:
+            on_namespace(namespace)
+
+        self.namespaces: Informer[Namespace] = Informer(
+            client,
+            NamespaceResource,
+            convert=converting.namespace_from,
+            on_change=touched,
+            cluster_scoped=True,
+        )
+        self.policies: Informer[Policy] = Informer(
+            client,
+            NetworkPolicy,
+            convert=converting.policy_from,
+            on_change=touched,
+        )
+        self.workloads: list[Informer[Workload]] = [
+            Informer(client, resource, convert=converting.workload_from, on_change=touched)
+            for resource in converting.WORKLOAD_RESOURCES.values()
+        ]
+        self.configmaps: Informer[Any] = Informer(
+            client,
+            ConfigMap,
+            convert=self._convert_configmap,
+            on_change=self._configmap_changed,
+            namespace=netfence_namespace,
+            labels={naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE},
+        )
+        self._backups: dict[str, Backup] = {}
+
+    @property
+    def informers(self) -> list[Informer[Any]]:
+        return [self.namespaces, self.policies, *self.workloads, self.configmaps]
+
+    async def wait_synced(self) -> None:
+        await asyncio.gather(*(informer.synced.wait() for informer in self.informers))
+
+    def _convert_configmap(self, obj: ConfigMap) -> Any:
+        name = obj.metadata.name if obj.metadata else None
+        if name == naming.TEMPLATES_CONFIGMAP:
+            return ("catalog", tuple(sorted((obj.data or {}).items())))
+        backup = converting.backup_from(obj)
+        return ("backup", backup) if backup is not None else None
+
+    def _configmap_changed(self, _namespace: str, old: Any, new: Any) -> None:
+        for item in (old, new):
+            if item is None:
+                continue
+            kind, value = item
+            if kind == "catalog":
+                if item is new:
+                    self.catalog = templates.parse_catalog(dict(value))
+                    self.catalog_present = True
+                elif new is None:
+                    self.catalog = templates.parse_catalog({})
+                    self.catalog_present = False
+                self._on_catalog()
+            else:
+                backup: Backup = value
+                if item is new:
+                    self._backups[backup.namespace] = backup
+                elif new is None:
+                    self._backups.pop(backup.namespace, None)
+                self._on_namespace(backup.namespace)
+
+    def namespace_names(self) -> set[str]:
+        names = set(self.namespaces.by_namespace)
+        names.update(self.policies.by_namespace)
+        names.update(self._backups)
+        return names
+
+    def state(self, name: str) -> NamespaceState:
+        namespace = self.namespaces.get(name, name)
+        workloads: list[Workload] = []
+        for informer in self.workloads:
+            workloads.extend(informer.in_namespace(name))
+        return NamespaceState(
+            name=name,
+            namespace=namespace,
+            workloads=workloads,
+            policies=self.policies.in_namespace(name),
+            backup=self._backups.get(name),
+        )

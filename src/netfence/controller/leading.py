@@ -1,0 +1,128 @@
+"""Leader election on a coordination.k8s.io Lease, so two replicas never both write.
+
+Every replica keeps its caches warm; only the holder of the Lease reconciles. A replica
+that cannot renew in time stops reconciling before another may take over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+
+from lightkube import ApiError, AsyncClient
+from lightkube.models.coordination_v1 import LeaseSpec
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.coordination_v1 import Lease
+
+logger = logging.getLogger(__name__)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class LeaderElector:
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        namespace: str,
+        name: str,
+        identity: str,
+        lease_seconds: int = 15,
+        renew_seconds: float = 5.0,
+    ) -> None:
+        self._client = client
+        self._namespace = namespace
+        self._name = name
+        self.identity = identity
+        self._lease_seconds = lease_seconds
+        self._renew_seconds = renew_seconds
+        self.leading = asyncio.Event()
+        self._renewed_at: datetime.datetime | None = None
+
+    def is_leader(self) -> bool:
+        """True only while the last renewal is fresh enough that no one else can hold it."""
+        if not self.leading.is_set() or self._renewed_at is None:
+            return False
+        deadline = self._renewed_at + datetime.timedelta(seconds=self._lease_seconds * 0.8)
+        return _now() < deadline
+
+    async def run(self) -> None:
+        try:
+            while True:
+                try:
+                    held = await self._try_acquire_or_renew()
+                except Exception as e:
+                    logger.warning("leader election: %s", e)
+                    held = False
+                if held and not self.leading.is_set():
+                    logger.info("became leader (%s)", self.identity)
+                    self.leading.set()
+                elif not held and self.leading.is_set():
+                    logger.warning("lost leadership (%s)", self.identity)
+                    self.leading.clear()
+                await asyncio.sleep(self._renew_seconds if held else self._renew_seconds / 2)
+        finally:
+            await self._release()
+
+    async def _try_acquire_or_renew(self) -> bool:
+        now = _now()
+        try:
+            lease = await self._client.get(Lease, self._name, namespace=self._namespace)
+        except ApiError as e:
+            if e.status.code != 404:
+                raise
+            await self._client.create(
+                Lease(
+                    metadata=ObjectMeta(name=self._name, namespace=self._namespace),
+                    spec=LeaseSpec(
+                        holderIdentity=self.identity,
+                        leaseDurationSeconds=self._lease_seconds,
+                        acquireTime=now,
+                        renewTime=now,
+                        leaseTransitions=0,
+                    ),
+                )
+            )
+            self._renewed_at = now
+            return True
+        spec = lease.spec or LeaseSpec()
+        holder = spec.holderIdentity
+        expired = (
+            spec.renewTime is None
+            or spec.renewTime + datetime.timedelta(seconds=spec.leaseDurationSeconds or 15) < now
+        )
+        if holder and holder != self.identity and not expired:
+            return False
+        if holder != self.identity:
+            spec.acquireTime = now
+            spec.leaseTransitions = (spec.leaseTransitions or 0) + 1
+        spec.holderIdentity = self.identity
+        spec.leaseDurationSeconds = self._lease_seconds
+        spec.renewTime = now
+        lease.spec = spec
+        try:
+            # The resourceVersion in `lease` makes this a compare-and-swap: of two replicas
+            # racing for an expired lease, exactly one wins.
+            await self._client.replace(lease)
+        except ApiError as e:
+            if e.status.code == 409:
+                return False
+            raise
+        self._renewed_at = now
+        return True
+
+    async def _release(self) -> None:
+        if not self.leading.is_set():
+            return
+        self.leading.clear()
+        try:
+            lease = await self._client.get(Lease, self._name, namespace=self._namespace)
+            if lease.spec and lease.spec.holderIdentity == self.identity:
+                lease.spec.holderIdentity = None
+                lease.spec.renewTime = None
+                await self._client.replace(lease)
+        except Exception as e:
+            logger.info("could not release the lease: %s", e)

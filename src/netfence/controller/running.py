@@ -1,0 +1,199 @@
+"""The controller: caches, a work queue of namespaces, leader-gated workers.
+
+Handlers are thin: every change only enqueues the namespace it touched, and a worker
+reconciles that namespace from the caches (level-based), so the result never depends on
+which events arrived or in what order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+
+from lightkube import AsyncClient
+
+from netfence import services
+from netfence.controller.caching import ClusterCache
+from netfence.controller.leading import LeaderElector
+from netfence.controller.queueing import WorkQueue
+from netfence.core import naming, planning
+from netfence.core.planning import AttachmentKey, Notice, Severity
+from netfence.kube import template_store
+from netfence.kube.writing import KubeWriter
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerSettings:
+    netfence_namespace: str = naming.DEFAULT_NETFENCE_NAMESPACE
+    workers: int = 4
+    resync_seconds: float = 300.0
+    lease_seconds: int = 15
+    renew_seconds: float = 5.0
+    identity: str = field(
+        default_factory=lambda: (
+            os.environ.get("POD_NAME") or f"{os.uname().nodename}-{secrets.token_hex(3)}"
+        )
+    )
+
+
+class Controller:
+    def __init__(self, client: AsyncClient, settings: ControllerSettings) -> None:
+        self._client = client
+        self.settings = settings
+        self.queue = WorkQueue()
+        self.cache = ClusterCache(
+            client,
+            netfence_namespace=settings.netfence_namespace,
+            on_namespace=self.queue.add,
+            on_catalog=self._catalog_changed,
+        )
+        self.writer = KubeWriter(client, netfence_namespace=settings.netfence_namespace)
+        self.elector = LeaderElector(
+            client,
+            namespace=settings.netfence_namespace,
+            name=naming.LEADER_LEASE,
+            identity=settings.identity,
+            lease_seconds=settings.lease_seconds,
+            renew_seconds=settings.renew_seconds,
+        )
+        self._remembered: dict[str, dict[AttachmentKey, str]] = {}
+        # Refusals already reported per namespace, so a level-based loop that sees the same
+        # problem on every pass posts one Event, not one per pass.
+        self._reported: dict[str, set[Notice]] = {}
+        self._catalog_reported: set[Notice] = set()
+        self.reconciles = 0
+        self.ready = asyncio.Event()
+
+    def _catalog_changed(self) -> None:
+        for name in self.cache.namespace_names():
+            self.queue.add(name)
+        self._report_catalog_soon = True
+
+    _report_catalog_soon = False
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for informer in self.cache.informers:
+                group.create_task(informer.run(), name=f"informer-{informer.name}")
+            await self.cache.wait_synced()
+            logger.info(
+                "caches synced: %d namespaces, %d policies, %d controllers",
+                self.cache.namespaces.count(),
+                self.cache.policies.count(),
+                sum(informer.count() for informer in self.cache.workloads),
+            )
+            group.create_task(self.elector.run(), name="leader-election")
+            group.create_task(self._lead(), name="lead")
+            for index in range(self.settings.workers):
+                group.create_task(self._work(), name=f"worker-{index}")
+
+    async def _lead(self) -> None:
+        while True:
+            await self.elector.leading.wait()
+            with contextlib.suppress(Exception):
+                if await template_store.ensure_defaults(
+                    self._client, namespace=self.settings.netfence_namespace
+                ):
+                    logger.info("default templates written")
+            await self._report_catalog()
+            for name in self.cache.namespace_names():
+                self.queue.add(name)
+            self.ready.set()
+            while self.elector.leading.is_set():
+                try:
+                    await asyncio.wait_for(self._until_lost(), timeout=self.settings.resync_seconds)
+                except TimeoutError:
+                    for name in self.cache.namespace_names():
+                        self.queue.add(name)
+            self.ready.clear()
+
+    async def _until_lost(self) -> None:
+        while self.elector.leading.is_set():
+            if self._report_catalog_soon:
+                await self._report_catalog()
+            await asyncio.sleep(0.5)
+
+    async def _report_catalog(self) -> None:
+        self._report_catalog_soon = False
+        notices = {
+            Notice(
+                kind="ConfigMap",
+                namespace=self.settings.netfence_namespace,
+                name=naming.TEMPLATES_CONFIGMAP,
+                severity=Severity.WARNING,
+                reason="InvalidTemplate",
+                message=f"{broken}; the other templates are still served",
+            )
+            for broken in self.cache.catalog.broken.values()
+        }
+        for notice in notices - self._catalog_reported:
+            logger.warning("%s", notice.message)
+            await self._publish(notice)
+        self._catalog_reported = notices
+
+    async def _work(self) -> None:
+        while True:
+            name = await self.queue.get()
+            ok = True
+            try:
+                if not self.elector.is_leader():
+                    # Not leading: drop the key; the new leader enqueues everything anyway.
+                    continue
+                ok = await self.reconcile(name)
+            except Exception:
+                logger.exception("reconcile of namespace %s failed", name)
+                ok = False
+            finally:
+                self.queue.done(name, ok=ok)
+
+    async def reconcile(self, name: str) -> bool:
+        self.reconciles += 1
+        state = self.cache.state(name)
+        plan = planning.plan_namespace(
+            state,
+            self.cache.catalog,
+            netfence_namespace=self.settings.netfence_namespace,
+            remembered=self._remembered.get(name),
+        )
+        if state.namespace is None:
+            self._remembered.pop(name, None)
+            self._reported.pop(name, None)
+        else:
+            self._remembered[name] = dict(plan.snapshots)
+        if not plan.is_empty:
+            logger.info("namespace %s: %s", name, "; ".join(s.describe() for s in plan.steps))
+        outcome = await services.execute(plan, writer=self.writer, board=self.writer)
+        refusals = set(plan.refusals)
+        if not outcome.ok and outcome.failed is not None:
+            refusals.add(
+                Notice(
+                    kind="Namespace",
+                    namespace=None,
+                    name=name,
+                    severity=Severity.WARNING,
+                    reason="ReconcileFailed",
+                    message=f"could not {outcome.failed.describe()}: {outcome.error}; "
+                    "nothing after it was done, will retry",
+                )
+            )
+        reported = self._reported.setdefault(name, set())
+        for notice in refusals - reported:
+            await self._publish(notice)
+        self._reported[name] = refusals if state.namespace is not None else set()
+        return outcome.ok
+
+    async def _publish(self, notice: Notice) -> None:
+        try:
+            await self.writer.publish(notice)
+        except Exception as e:
+            logger.warning("could not post event %s: %s", notice.reason, e)
+
+
+async def run_controller(client: AsyncClient, settings: ControllerSettings | None = None) -> None:
+    await Controller(client, settings or ControllerSettings()).run()

@@ -1,0 +1,44 @@
+"""Translating API errors into netfence's domain errors, keeping the cause.
+
+lightkube 1.x talks HTTP through `httpx2`, so transport errors are caught from there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import httpx2
+from lightkube import ApiError
+
+from netfence.core import errors
+
+
+def translate(error: ApiError, action: str) -> errors.NetfenceError:
+    status = error.status
+    code = status.code or 0
+    detail = status.message or str(error)
+    if code == 403:
+        return errors.AccessDenied(f"you may not {action}: {detail}")
+    if code == 404:
+        return errors.NotFound(f"cannot {action}: {detail}")
+    if code == 409:
+        return errors.Conflict(f"cannot {action}: {detail}")
+    if code == 422:
+        return errors.Rejected(f"the API server rejected the request to {action}: {detail}")
+    if code == 401:
+        return errors.AccessDenied(
+            f"cannot {action}: the API server did not accept your credentials ({detail}); "
+            "check the token or kubeconfig"
+        )
+    return errors.ClusterError(f"cannot {action}: {detail} (HTTP {code})")
+
+
+@contextlib.contextmanager
+def translated(action: str) -> Iterator[None]:
+    try:
+        yield
+    except ApiError as e:
+        raise translate(e, action) from e
+    except httpx2.HTTPError as e:
+        raise errors.ClusterError(f"cannot {action}: the API server is unreachable ({e})") from e

@@ -1,0 +1,119 @@
+"""Writes plans into the cluster: backups, policies and events."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import secrets
+from typing import cast
+
+from lightkube import ApiError, AsyncClient
+from lightkube.models.core_v1 import EventSource, ObjectReference
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import ConfigMap, Event
+from lightkube.resources.networking_v1 import NetworkPolicy
+
+from netfence.core import naming, policies
+from netfence.core.objects import JsonDict
+from netfence.core.planning import Notice, WriteBackup
+from netfence.kube import converting, failures
+
+logger = logging.getLogger(__name__)
+
+_MAX_EVENT_MESSAGE = 1024
+
+
+class KubeWriter:
+    """Implements the PolicyWriter and NoticeBoard ports with the caller's client."""
+
+    def __init__(self, client: AsyncClient, *, netfence_namespace: str) -> None:
+        self._client = client
+        self._netfence_namespace = netfence_namespace
+        self._instance = os.environ.get("POD_NAME") or os.uname().nodename
+
+    async def write_backup(self, step: WriteBackup) -> None:
+        config_map = ConfigMap(
+            metadata=ObjectMeta(
+                name=naming.backup_configmap_name(step.namespace),
+                namespace=self._netfence_namespace,
+                labels={
+                    naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE,
+                    naming.BACKUP_OF_LABEL: step.namespace,
+                },
+                annotations={naming.PHASE_ANNOTATION: step.phase.value},
+            ),
+            data=converting.backup_data(dict(step.entries)),
+        )
+        with failures.translated(f"write the backup of namespace {step.namespace}"):
+            await self._client.apply(config_map, force=True)
+
+    async def delete_policy(self, namespace: str, name: str) -> None:
+        with failures.translated(f"delete NetworkPolicy {namespace}/{name}"):
+            try:
+                await self._client.delete(NetworkPolicy, name, namespace=namespace)
+            except ApiError as e:
+                if e.status.code != 404:
+                    raise
+
+    async def apply_policy(self, manifest: JsonDict) -> None:
+        name = manifest["metadata"]["name"]
+        namespace = manifest["metadata"]["namespace"]
+        obj = cast(NetworkPolicy, NetworkPolicy.from_dict(manifest))
+        with failures.translated(f"apply NetworkPolicy {namespace}/{name}"):
+            result = await self._client.apply(obj, force=True)
+            meta = result.metadata
+            assert meta is not None
+            spec = result.spec.to_dict() if result.spec is not None else {}
+            if policies.differs(
+                manifest, labels=meta.labels or {}, annotations=meta.annotations or {}, spec=spec
+            ):
+                # Someone else's field manager owns a field netfence does not set (for
+                # example an `egress` list added by `kubectl edit`); apply leaves it in
+                # place, so replace the whole spec, guarded by the resourceVersion.
+                replacement = cast(NetworkPolicy, NetworkPolicy.from_dict(manifest))
+                assert replacement.metadata is not None
+                replacement.metadata.resourceVersion = meta.resourceVersion
+                replacement.metadata.labels = {
+                    **(meta.labels or {}),
+                    **(replacement.metadata.labels or {}),
+                }
+                replacement.metadata.annotations = {
+                    **(meta.annotations or {}),
+                    **(replacement.metadata.annotations or {}),
+                }
+                await self._client.replace(replacement)
+
+    async def publish(self, notice: Notice) -> None:
+        if notice.kind == "Namespace":
+            # Namespace events live in the namespace itself, where `kubectl get events -n`
+            # and `kubectl describe namespace` show them.
+            event_namespace, object_namespace = notice.name, notice.name
+        else:
+            event_namespace = notice.namespace or "default"
+            object_namespace = notice.namespace or ""
+        now = datetime.datetime.now(datetime.UTC)
+        event = Event(
+            metadata=ObjectMeta(
+                name=f"{notice.name[:200]}.{secrets.token_hex(8)}",
+                namespace=event_namespace,
+                labels={naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE},
+            ),
+            involvedObject=ObjectReference(
+                apiVersion=converting.API_VERSIONS.get(notice.kind, "v1"),
+                kind=notice.kind,
+                name=notice.name,
+                namespace=object_namespace or None,
+            ),
+            reason=notice.reason,
+            message=notice.message[:_MAX_EVENT_MESSAGE],
+            type=notice.severity.value,
+            source=EventSource(component="netfence"),
+            reportingComponent="netfence.io/controller",
+            reportingInstance=self._instance[:128],
+            firstTimestamp=now,
+            lastTimestamp=now,
+            count=1,
+        )
+        with failures.translated(f"record event {notice.reason} on {notice.kind}/{notice.name}"):
+            await self._client.create(event)
