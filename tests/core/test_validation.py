@@ -639,7 +639,7 @@ def test_ports_from_1_to_65535_are_accepted(number: int) -> None:
 def test_a_port_outside_1_to_65535_is_rejected(number: int) -> None:
     error = only(port({"port": number}))
     assert error.field == f"{PORT}.port"
-    assert error.message == "must be between 1 and 65535, inclusive"
+    assert error.message == f"{number} is not a port: must be between 1 and 65535"
 
 
 def test_a_quoted_port_number_is_rejected_with_the_unquoted_form() -> None:
@@ -732,7 +732,7 @@ def test_end_port_below_port_is_rejected() -> None:
 def test_end_port_above_65535_is_rejected() -> None:
     error = only(port({"port": 80, "endPort": 70000}))
     assert error.field == f"{PORT}.endPort"
-    assert error.message == "must be between 1 and 65535, inclusive"
+    assert error.message == "70000 is not a port: must be between 1 and 65535"
 
 
 def test_a_quoted_end_port_is_rejected_with_the_unquoted_form() -> None:

@@ -14,6 +14,7 @@ from lightkube.resources.core_v1 import Namespace
 
 from netfence.controller.running import Controller, ControllerSettings
 from netfence.kube import connecting
+from netfence.kube.writing import KubeWriter
 from netfence.localcluster import ControlPlane
 
 # --- netfence on the control plane --------------------------------------------------
@@ -35,11 +36,14 @@ async def admin(control_plane: ControlPlane) -> AsyncIterator[AsyncClient]:
 
 
 @contextlib.asynccontextmanager
-async def running_controller(client: AsyncClient, **settings: Any) -> AsyncIterator[Controller]:
+async def running_controller(
+    client: AsyncClient, *, writer: KubeWriter | None = None, **settings: Any
+) -> AsyncIterator[Controller]:
     """Run a controller in this event loop until the block ends, then stop it cleanly."""
     controller = Controller(
         client,
         ControllerSettings(netfence_namespace=NETFENCE_NS, renew_seconds=1.0, **settings),
+        writer=writer,
     )
     task = asyncio.create_task(controller.run())
     ready = asyncio.create_task(controller.ready.wait())

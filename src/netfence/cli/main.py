@@ -11,6 +11,7 @@ import typer
 from netfence.cli import (
     controller_cmd,
     controlplane_cmd,
+    demo_cmd,
     namespaces_cmd,
     templates_cmd,
     workloads_cmd,
@@ -56,6 +57,7 @@ def _root(
 namespaces_cmd.register(app)
 workloads_cmd.register(app)
 controller_cmd.register(app)
+demo_cmd.register(app)
 app.add_typer(templates_cmd.app, name="templates")
 app.add_typer(controlplane_cmd.app, name="controlplane")
 

@@ -43,7 +43,13 @@ class ControllerSettings:
 
 
 class Controller:
-    def __init__(self, client: AsyncClient, settings: ControllerSettings) -> None:
+    def __init__(
+        self,
+        client: AsyncClient,
+        settings: ControllerSettings,
+        *,
+        writer: KubeWriter | None = None,
+    ) -> None:
         self._client = client
         self.settings = settings
         self.queue = WorkQueue()
@@ -53,7 +59,7 @@ class Controller:
             on_namespace=self.queue.add,
             on_catalog=self._catalog_changed,
         )
-        self.writer = KubeWriter(client, netfence_namespace=settings.netfence_namespace)
+        self.writer = writer or KubeWriter(client, netfence_namespace=settings.netfence_namespace)
         self.elector = LeaderElector(
             client,
             namespace=settings.netfence_namespace,

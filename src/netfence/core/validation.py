@@ -658,7 +658,9 @@ def _check_port(value: object, path: str, found: list[errors.FieldError]) -> Non
         return
     if not MIN_PORT <= end <= MAX_PORT:
         found.append(
-            errors.FieldError(end_path, f"must be between {MIN_PORT} and {MAX_PORT}, inclusive")
+            errors.FieldError(
+                end_path, f"{end} is not a port: must be between {MIN_PORT} and {MAX_PORT}"
+            )
         )
     if numeric_port is not None and end < numeric_port:
         found.append(
@@ -700,7 +702,9 @@ def _check_port_value(value: object, path: str, found: list[errors.FieldError]) 
     if isinstance(value, int):
         if not MIN_PORT <= value <= MAX_PORT:
             found.append(
-                errors.FieldError(path, f"must be between {MIN_PORT} and {MAX_PORT}, inclusive")
+                errors.FieldError(
+                    path, f"{value} is not a port: must be between {MIN_PORT} and {MAX_PORT}"
+                )
             )
         return value
     if _DIGITS.fullmatch(value):
