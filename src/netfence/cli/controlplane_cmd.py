@@ -2,6 +2,73 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+
+from netfence.localcluster import (
+    BuildError,
+    ControlPlaneError,
+    ensure_binary,
+    is_running,
+    needs_build,
+    start,
+    stop,
+)
 
 app = typer.Typer(help="Run a local kube-apiserver with embedded etcd (for demos and tests).")
+
+DEFAULT_DIR = Path(".netfence/controlplane")
+DirOption = Annotated[
+    Path,
+    typer.Option("--dir", help="Data directory of the control plane (certificates, tokens, etcd)."),
+]
+
+_out = Console()
+_err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    _err.print(f"[bold red]error:[/] {escape(message)}")
+    return typer.Exit(code=1)
+
+
+@app.command()
+def up(directory: DirOption = DEFAULT_DIR) -> None:
+    """Build the control plane if needed, start it (or reuse a running one) and wait until ready."""
+    try:
+        already = is_running(directory)
+        if not already and needs_build():
+            _out.print(
+                "Building the control plane (kube-apiserver + etcd) with Go; "
+                "the first build takes several minutes and about 2 GiB of memory..."
+            )
+            with _out.status("go build ..."):
+                ensure_binary()
+        with _out.status("starting kube-apiserver and etcd ..."):
+            cp = start(directory)
+    except (BuildError, ControlPlaneError, OSError) as e:
+        raise _fail(str(e)) from e
+    state = "already running" if already else "started"
+    _out.print(f"[green]Control plane {state}[/] at {escape(cp.server)} (PID {cp.pid})")
+    _out.print(f"  kubeconfig (admin): {escape(str(cp.kubeconfig))}")
+    _out.print(f"  tokens:             {escape(str(cp.dir / 'tokens.json'))}")
+    _out.print(f"  users:              {escape(', '.join(sorted(cp.tokens)))}")
+    _out.print(f"  log:                {escape(str(cp.dir / 'controlplane.log'))}")
+    _out.print(f"\n  export KUBECONFIG={escape(str(cp.kubeconfig))}")
+
+
+@app.command()
+def down(directory: DirOption = DEFAULT_DIR) -> None:
+    """Stop the control plane running from the data directory (its data is kept)."""
+    try:
+        stopped = stop(directory)
+    except (ControlPlaneError, OSError) as e:
+        raise _fail(str(e)) from e
+    if stopped:
+        _out.print(f"[green]Control plane stopped[/] ({escape(str(directory))}; data kept)")
+    else:
+        _out.print(f"No control plane is running from {escape(str(directory))}")
