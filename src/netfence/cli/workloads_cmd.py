@@ -42,7 +42,7 @@ def attach(
     run(
         _set_label(
             settings(ctx),
-            WorkloadRef.parse(controller),
+            controller,
             template,
             namespace,
             attach=True,
@@ -62,7 +62,7 @@ def detach(
     run(
         _set_label(
             settings(ctx),
-            WorkloadRef.parse(controller),
+            controller,
             template,
             namespace,
             attach=False,
@@ -72,8 +72,9 @@ def detach(
 
 
 async def _set_label(
-    s: Settings, ref: WorkloadRef, template: str, namespace: str, *, attach: bool, wait: float
+    s: Settings, controller: str, template: str, namespace: str, *, attach: bool, wait: float
 ) -> None:
+    ref = WorkloadRef.parse(controller)
     async with s.client() as client:
         if attach:
             await _check_attachable(client, s, template, namespace)
