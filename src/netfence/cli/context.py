@@ -13,6 +13,7 @@ import typer
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ConfigError
 from rich.console import Console
+from rich.text import Text
 
 from netfence.core import errors
 from netfence.kube import connecting
@@ -58,8 +59,13 @@ def settings(ctx: typer.Context) -> Settings:
     return value
 
 
+def report(message: str) -> None:
+    """One error line on stderr; the message is printed as text, never as markup."""
+    err.print(Text.assemble(("error: ", "bold red"), message), highlight=False)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    report(message)
     raise typer.Exit(code)
 
 
@@ -68,16 +74,14 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coroutine)
     except errors.InvalidTemplate as e:
-        err.print(f"[bold red]error:[/] template {e.template!r} is invalid:", highlight=False)
+        report(f"template {e.template!r} is invalid:")
         for problem in e.errors:
-            err.print(f"  - {problem}", markup=False, highlight=False)
+            err.print(Text(f"  - {problem}"), highlight=False)
         raise typer.Exit(2) from e
     except errors.NetfenceError as e:
         code = next((c for t, c in EXIT_CODES.items() if isinstance(e, t)), 1)
-        err.print("[bold red]error:[/] ", end="")
-        err.print(str(e), markup=False, highlight=False)
+        report(str(e))
         raise typer.Exit(code) from e
     except ValueError as e:
-        err.print("[bold red]error:[/] ", end="")
-        err.print(str(e), markup=False, highlight=False)
+        report(str(e))
         raise typer.Exit(2) from e

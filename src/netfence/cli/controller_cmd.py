@@ -30,6 +30,7 @@ def controller(
     )
     # httpx logs every request URL at INFO; keep request lines out of normal logs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
     run(_controller(s, workers))
 
 

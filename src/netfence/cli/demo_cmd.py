@@ -33,8 +33,11 @@ def demo(
         ensure_binary()
     cp = start(directory)
     out.print(f"Control plane ready at {cp.server}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
     run(_demo(cp.kubeconfig.resolve()))
 
 

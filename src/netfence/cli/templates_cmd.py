@@ -39,6 +39,13 @@ def _opens(template: templates.Template) -> str:
     return "; ".join(parts)
 
 
+def _summary(description: str) -> str:
+    """The first sentence, on one line: tables stay readable, `show` has the rest."""
+    text = " ".join(description.split())
+    end = text.find(". ")
+    return text if end == -1 else text[: end + 1]
+
+
 @app.command("list")
 def list_templates(ctx: typer.Context, output_format: OutputOption = Format.TABLE) -> None:
     """List templates with what they open; broken ones are shown with their errors."""
@@ -65,7 +72,7 @@ async def _list(s: Settings, fmt: Format) -> None:
         )
         return
     rows = [
-        [t.name, ", ".join(t.policy_types), _opens(t), t.description]
+        [t.name, ", ".join(t.policy_types), _opens(t), _summary(t.description)]
         for t in sorted(catalog.templates.values(), key=lambda t: t.name)
     ]
     rows += [

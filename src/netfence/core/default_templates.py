@@ -116,7 +116,7 @@ egress:
 _PROMETHEUS_SCRAPE: Final = """\
 description: |
   Ingress: lets Prometheus scrape metrics. Opens TCP ports 9090 to 9100, and any container
-  port named "metrics", to the pods labelled app.kubernetes.io/name=prometheus in namespace
+  port named "metrics", from the pods labelled app.kubernetes.io/name=prometheus in namespace
   monitoring. Edit the selectors if your Prometheus runs elsewhere or is labelled otherwise.
 ingress:
 - from:

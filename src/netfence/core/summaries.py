@@ -43,10 +43,8 @@ def _state_word(state: NamespaceState, netfence_namespace: str) -> str:
     namespace = state.namespace
     assert namespace is not None
     wants = namespace.wants_management
-    if wants and (
-        namespace.name in naming.SYSTEM_NAMESPACES or namespace.name == netfence_namespace
-    ):
-        return "refused"
+    if namespace.name in naming.SYSTEM_NAMESPACES or namespace.name == netfence_namespace:
+        return "refused" if wants else "system"
     backup = state.backup
     if wants:
         return "managed" if backup is not None and backup.phase is Phase.ADOPTED else "enabling"
