@@ -48,7 +48,7 @@ async def execute(plan: Plan, *, writer: PolicyWriter, board: NoticeBoard | None
     for step in plan.steps:
         try:
             await _run(step, writer)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any failure stops the plan; caller retries
             outcome.failed, outcome.error = step, e
             logger.warning(
                 "step failed: %s: %s", step.describe(), e, extra={"namespace": plan.namespace}
@@ -73,7 +73,7 @@ async def _run(step: Step, writer: PolicyWriter) -> None:
 async def _publish(board: NoticeBoard, notice: Notice) -> None:
     try:
         await board.publish(notice)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - an event never stops work
         logger.warning("could not publish event %s: %s", notice.reason, e)
 
 

@@ -267,7 +267,7 @@ async def _policies(s: Settings, name: str, fmt: Format) -> None:
         state = await reading.read_namespace(client, name, netfence_namespace=s.netfence_namespace)
         try:
             catalog = (await template_store.load(client, namespace=s.netfence_namespace)).catalog
-        except Exception:
+        except Exception:  # noqa: BLE001 - template status is optional detail
             catalog = None
     found = summaries.summarize_policies(state, catalog or templates.parse_catalog({}))
     if fmt is not Format.TABLE:

@@ -82,7 +82,7 @@ class Informer(Generic[T]):
                 await self._watch(version)
             except asyncio.CancelledError:
                 raise
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - a cache must survive any API error
                 gone = isinstance(e, ApiError) and e.status.code == 410
                 failures = 0 if gone else failures + 1
                 delay = 0.0 if gone else min(30.0, 0.5 * 2**failures) * random.uniform(0.5, 1)  # noqa: S311

@@ -54,7 +54,7 @@ class LeaderElector:
             while True:
                 try:
                     held = await self._try_acquire_or_renew()
-                except Exception as e:
+                except Exception as e:  # noqa: BLE001 - leadership lapses on its own
                     logger.warning("leader election: %s", e)
                     held = False
                 if held and not self.leading.is_set():
@@ -124,5 +124,5 @@ class LeaderElector:
                 lease.spec.holderIdentity = None
                 lease.spec.renewTime = None
                 await self._client.replace(lease)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - the lease expires anyway
             logger.info("could not release the lease: %s", e)

@@ -8,7 +8,6 @@ which events arrived or in what order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -102,11 +101,17 @@ class Controller:
     async def _lead(self) -> None:
         while True:
             await self.elector.leading.wait()
-            with contextlib.suppress(Exception):
-                if await template_store.ensure_defaults(
+            try:
+                await template_store.ensure_defaults(
                     self._client, namespace=self.settings.netfence_namespace
-                ):
-                    logger.info("default templates written")
+                )
+            except Exception as e:  # noqa: BLE001 - keep serving; attaches report it
+                logger.error(
+                    "cannot create the default templates in namespace %s: %s (does the "
+                    "namespace exist? the Helm chart creates it)",
+                    self.settings.netfence_namespace,
+                    e,
+                )
             await self._report_catalog()
             for name in self.cache.namespace_names():
                 self.queue.add(name)
@@ -197,7 +202,7 @@ class Controller:
     async def _publish(self, notice: Notice) -> None:
         try:
             await self.writer.publish(notice)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - an event never stops work
             logger.warning("could not post event %s: %s", notice.reason, e)
 
 

@@ -20,8 +20,15 @@ def _workload(namespace: str, name: str, kind: str, port: int, *templates: str) 
     labels = {naming.template_label_key(t): naming.TEMPLATE_LABEL_VALUE for t in templates}
     pod: dict[str, Any] = {
         "metadata": {"labels": {"app": name}},
-        "spec": {"containers": [{"name": name, "image": f"example.org/{name}:1.0",
-                                 "ports": [{"containerPort": port, "name": "main"}]}]},
+        "spec": {
+            "containers": [
+                {
+                    "name": name,
+                    "image": f"example.org/{name}:1.0",
+                    "ports": [{"containerPort": port, "name": "main"}],
+                }
+            ]
+        },
     }
     if kind == "CronJob":
         pod["spec"]["restartPolicy"] = "OnFailure"
@@ -32,17 +39,28 @@ def _workload(namespace: str, name: str, kind: str, port: int, *templates: str) 
         if kind == "StatefulSet":
             spec["serviceName"] = name
         api = "apps/v1"
-    return {"apiVersion": api, "kind": kind,
-            "metadata": {"name": name, "namespace": namespace, "labels": labels}, "spec": spec}
+    return {
+        "apiVersion": api,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": spec,
+    }
 
 
 def _legacy_policy(namespace: str, name: str) -> dict[str, Any]:
     return {
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
         "metadata": {"name": name, "namespace": namespace},
-        "spec": {"podSelector": {"matchLabels": {"app": "api"}},
-                 "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "web"}}}],
-                              "ports": [{"port": 8080}]}]},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "api"}},
+            "ingress": [
+                {
+                    "from": [{"namespaceSelector": {"matchLabels": {"team": "web"}}}],
+                    "ports": [{"port": 8080}],
+                }
+            ],
+        },
     }
 
 
