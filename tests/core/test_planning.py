@@ -328,3 +328,11 @@ def test_long_names_still_make_valid_policy_names_and_labels() -> None:
     assert len(policy_name) <= 253
     assert len(naming.label_value_for(name)) <= 63
     assert naming.label_value_for(name) != naming.label_value_for(name + "x")
+
+
+def test_opting_in_an_empty_namespace_reports_no_backup() -> None:
+    result = plan(NamespaceState("team-a", MANAGED))
+    first = result.steps[0]
+    assert isinstance(first, WriteBackup)
+    assert first.notice is None
+    assert [s.notice.reason for s in result.steps if s.notice][-1] == "NamespaceManaged"

@@ -71,7 +71,7 @@ CONTROLLER_CLUSTER_RULES = [
     _rule([""], ["events"], ["create"]),
 ]
 CONTROLLER_NAMESPACE_RULES = [
-    _rule([""], ["configmaps"], ["get", "list", "watch", "create", "update", "patch"]),
+    _rule([""], ["configmaps"], ["get", "list", "watch", "create", "patch"]),
     _rule(["coordination.k8s.io"], ["leases"], ["create"]),
     _rule(
         ["coordination.k8s.io"],

@@ -221,7 +221,9 @@ def _plan_managed(
                     state.name,
                     Phase.PRUNING,
                     entries,
-                    _normal(
+                    None
+                    if not unmanaged
+                    else _normal(
                         "Namespace",
                         None,
                         state.name,
