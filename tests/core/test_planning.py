@@ -336,3 +336,26 @@ def test_opting_in_an_empty_namespace_reports_no_backup() -> None:
     assert isinstance(first, WriteBackup)
     assert first.notice is None
     assert [s.notice.reason for s in result.steps if s.notice][-1] == "NamespaceManaged"
+
+
+def test_an_explicit_update_renders_the_current_template_and_only_that_version() -> None:
+    state = NamespaceState("team-a", MANAGED, workloads=[web("http")], backup=ADOPTED)
+    state = converged(state, plan(state))
+    edited = templates.parse_catalog({"http": HTTP_8080})
+    version = policies.version_of(edited.templates["http"])
+    asked = Workload(
+        namespace="team-a",
+        kind=WorkloadKind.DEPLOYMENT,
+        name="web",
+        labels=web("http").labels,
+        pod_selector=web("http").pod_selector,
+        refresh_requests={"http": version},
+    )
+    updated = plan(NamespaceState("team-a", MANAGED, [asked], state.policies, ADOPTED), edited)
+    (step,) = updated.steps
+    assert isinstance(step, ApplyPolicy)
+    assert step.manifest["spec"]["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
+    state = converged(NamespaceState("team-a", MANAGED, [asked], state.policies, ADOPTED), updated)
+    # A later edit of the template does not ride on the old request.
+    later = templates.parse_catalog({"http": "ingress:\n- ports:\n  - port: 9999\n"})
+    assert plan(state, later).steps == ()

@@ -14,6 +14,9 @@ MANAGED_NAMESPACE_LABEL: Final = "netfence.io/managed"
 MANAGED_NAMESPACE_VALUE: Final = "true"
 TEMPLATE_LABEL_PREFIX: Final = "templates.netfence.io/"
 TEMPLATE_LABEL_VALUE: Final = "true"
+# On a controller: `refresh.netfence.io/<template>: <version>` asks netfence to re-render
+# that attachment from the template's current version (an explicit, previewed update).
+REFRESH_ANNOTATION_PREFIX: Final = "refresh.netfence.io/"
 
 MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE: Final = "netfence"
@@ -43,6 +46,10 @@ SYSTEM_NAMESPACES: Final = frozenset({"kube-system", "kube-public", "kube-node-l
 _MAX_NAME = 253
 _MAX_LABEL_VALUE = 63
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def refresh_annotation_key(template: str) -> str:
+    return f"{REFRESH_ANNOTATION_PREFIX}{template}"
 
 
 def backup_configmap_name(namespace: str) -> str:

@@ -70,6 +70,8 @@ class Workload:
     # whose pod template carries no labels).
     pod_selector: JsonDict | None = None
     pod_labels: Mapping[str, str] = field(default_factory=dict)
+    # template -> version, from `refresh.netfence.io/<template>` annotations only.
+    refresh_requests: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ref(self) -> WorkloadRef:

@@ -316,7 +316,9 @@ def _desired_policies(
                     )
                 )
                 continue
-            template, snapshot = _resolve(key, catalog, on_cluster, remembered)
+            template, snapshot = _resolve(
+                key, catalog, on_cluster, remembered, refresh=workload.refresh_requests.get(name)
+            )
             if template is None:
                 refusals.append(_missing_template(workload, name, catalog))
                 continue
@@ -330,8 +332,18 @@ def _resolve(
     catalog: templates.Catalog,
     on_cluster: Mapping[AttachmentKey, str],
     remembered: Mapping[AttachmentKey, str],
+    *,
+    refresh: str | None = None,
 ) -> tuple[templates.Template | None, str | None]:
-    """Which template an attachment renders: its own snapshot first, today's template last."""
+    """Which template an attachment renders: its own snapshot first, today's template last.
+
+    The one exception is an explicit update: the controller carries the version of the
+    current template someone asked for, and only while that version is still current does
+    it replace the snapshot. A later template edit therefore never spreads on its own.
+    """
+    current = catalog.templates.get(key[2])
+    if refresh is not None and current is not None and policies.version_of(current) == refresh:
+        return current, None
     for source in (on_cluster, remembered):
         text = source.get(key)
         if text is None:
@@ -340,8 +352,7 @@ def _resolve(
             return policies.template_from_snapshot(text), text
         except InvalidTemplate:
             continue
-    template = catalog.templates.get(key[2])
-    return template, None
+    return current, None
 
 
 def _missing_template(workload: Workload, name: str, catalog: templates.Catalog) -> Notice:

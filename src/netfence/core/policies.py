@@ -6,6 +6,7 @@ Purely computational, no side effects.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +30,11 @@ def snapshot_of(template: templates.Template) -> str:
     """The template as it is now, frozen into the text stored on the policy."""
     document = {"name": template.name, **template.to_document()}
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def version_of(template: templates.Template) -> str:
+    """A short, stable fingerprint of a template's content (name included)."""
+    return hashlib.sha256(snapshot_of(template).encode()).hexdigest()[:16]
 
 
 def template_from_snapshot(text: str) -> templates.Template:

@@ -87,6 +87,11 @@ def workload_from(obj: WorkloadResource) -> Workload:
         labels=dict(meta.labels or {}),
         pod_selector=selector,
         pod_labels=pod_labels,
+        refresh_requests={
+            key[len(naming.REFRESH_ANNOTATION_PREFIX) :]: value
+            for key, value in (meta.annotations or {}).items()
+            if key.startswith(naming.REFRESH_ANNOTATION_PREFIX)
+        },
     )
 
 
