@@ -8,9 +8,7 @@ import time
 from typing import Annotated
 
 import typer
-from lightkube import ApiError, AsyncClient, codecs
-from lightkube.resources.core_v1 import Namespace as NamespaceResource
-from lightkube.types import PatchType
+from lightkube import AsyncClient
 
 from netfence import services
 from netfence.cli import output
@@ -19,7 +17,7 @@ from netfence.cli.output import Format
 from netfence.core import naming, summaries, templates
 from netfence.core.objects import Backup, Phase
 from netfence.core.planning import ApplyPolicy, DeletePolicy, NamespaceState, Notice
-from netfence.kube import converting, failures, reading, template_store
+from netfence.kube import actions, reading, template_store
 
 OutputOption = Annotated[Format, typer.Option("-o", "--output", help="table, json or yaml")]
 NamespaceArg = Annotated[str, typer.Argument(help="The namespace.", show_default=False)]
@@ -119,7 +117,7 @@ async def _enable(s: Settings, name: str, *, dry_run: bool, wait: float, fmt: Fo
             return
         already = state.namespace is not None and state.namespace.wants_management
         if not already:
-            await _label_namespace(client, name, naming.MANAGED_NAMESPACE_VALUE)
+            await actions.set_namespace_managed(client, name, managed=True)
         if fmt is Format.TABLE:
             out.print(f"Namespace [bold]{name}[/] labelled {naming.MANAGED_NAMESPACE_LABEL}=true.")
         if wait <= 0:
@@ -167,13 +165,6 @@ def _print_preview(
     out.print("[dim]Dry run: nothing was changed.[/]")
 
 
-async def _label_namespace(client: AsyncClient, name: str, value: str | None) -> None:
-    body = {"metadata": {"labels": {naming.MANAGED_NAMESPACE_LABEL: value}}}
-    action = "enable namespaces" if value else "disable namespaces"
-    with failures.translated(f"{action} (label namespace {name})"):
-        await client.patch(NamespaceResource, name, body, patch_type=PatchType.MERGE)
-
-
 async def _wait_for_phase(
     client: AsyncClient, s: Settings, name: str, phase: Phase, timeout: float
 ) -> Backup | None:
@@ -202,7 +193,7 @@ async def _disable(s: Settings, name: str, *, restore: bool, wait: float) -> Non
     async with s.client() as client:
         state = await reading.read_namespace(client, name, netfence_namespace=s.netfence_namespace)
         if state.namespace is not None and state.namespace.wants_management:
-            await _label_namespace(client, name, None)
+            await actions.set_namespace_managed(client, name, managed=False)
             out.print(f"Removed label {naming.MANAGED_NAMESPACE_LABEL} from namespace {name}.")
         else:
             out.print(f"Namespace {name} is not managed.")
@@ -233,24 +224,11 @@ async def _restore(client: AsyncClient, s: Settings, name: str, existing: set[st
     if backup is None or not backup.entries:
         out.print(f"No backup of {name} to restore.")
         return
-    for policy_name, manifest in sorted(backup.entries.items()):
-        if converting.UNPARSED in manifest:
-            out.print(f"  [yellow]skipped[/] {policy_name}: its backup entry is not valid YAML")
-            continue
-        if policy_name in existing:
-            out.print(f"  [yellow]skipped[/] {policy_name}: a policy of that name exists")
-            continue
-        manifest = {**manifest, "metadata": {**manifest["metadata"], "namespace": name}}
-        obj = codecs.from_dict(manifest)
-        with failures.translated(f"restore NetworkPolicy {name}/{policy_name}"):
-            try:
-                await client.create(obj)
-            except ApiError as e:
-                if e.status.code != 409:
-                    raise
-                out.print(f"  [yellow]skipped[/] {policy_name}: a policy of that name exists")
-                continue
+    report = await actions.restore_backup(client, name, backup, existing=existing)
+    for policy_name in report.restored:
         out.print(f"  [green]restored[/] {policy_name}")
+    for policy_name, why in report.skipped.items():
+        out.print(f"  [yellow]skipped[/] {policy_name}: {why}")
 
 
 def policies(

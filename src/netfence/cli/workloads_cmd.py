@@ -9,12 +9,11 @@ from typing import Annotated
 import typer
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.networking_v1 import NetworkPolicy
-from lightkube.types import PatchType
 
 from netfence.cli.context import Settings, fail, out, run, settings
 from netfence.core import errors, naming
 from netfence.core.objects import WorkloadRef
-from netfence.kube import converting, failures, reading, template_store
+from netfence.kube import actions, failures, reading, template_store
 
 ControllerArg = Annotated[
     str, typer.Argument(help="KIND/NAME, e.g. deployment/web, sts/db, ds/agent, cronjob/backup.")
@@ -78,23 +77,7 @@ async def _set_label(
     async with s.client() as client:
         if attach:
             await _check_attachable(client, s, template, namespace)
-        resource = converting.WORKLOAD_RESOURCES[ref.kind]
-        body = {
-            "metadata": {
-                "labels": {
-                    naming.template_label_key(template): naming.TEMPLATE_LABEL_VALUE
-                    if attach
-                    else None
-                }
-            }
-        }
-        verb = "attach templates to" if attach else "detach templates from"
-        with failures.translated(f"{verb} {ref} in namespace {namespace}"):
-            # Only the controller's own metadata changes; its pod template is untouched, so
-            # no pod restarts.
-            await client.patch(
-                resource, ref.name, body, namespace=namespace, patch_type=PatchType.MERGE
-            )
+        await actions.set_template_label(client, namespace, ref, template, attached=attach)
         policy = naming.attachment_policy_name(ref.kind.value, ref.name, template)
         if attach:
             out.print(f"Labelled {ref} with {naming.template_label_key(template)}=true.")

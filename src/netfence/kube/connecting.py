@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx2
 from lightkube import AsyncClient, KubeConfig
 from lightkube.config.kubeconfig import SingleConfig
+from lightkube.config.models import Context, User
 
 from netfence.core import naming
 
@@ -34,3 +35,20 @@ def make_client(
 
 def client_for(kubeconfig: Path | None = None, *, context: str | None = None) -> AsyncClient:
     return make_client(load_config(kubeconfig), context=context)
+
+
+def with_token(config: KubeConfig | SingleConfig, token: str) -> SingleConfig:
+    """The same cluster (server and CA) as `config`, authenticated by someone's bearer token.
+
+    The web API acts as each caller this way, so it never holds more rights than they do.
+    """
+    single = config.get() if isinstance(config, KubeConfig) else config
+    if single is None:
+        raise ValueError("the kubeconfig names no current context")
+    return SingleConfig(
+        context_name="caller",
+        context=Context(cluster="cluster", user="caller"),
+        cluster=single.cluster,
+        user=User(token=token),
+        fname=single.fname,
+    )

@@ -14,11 +14,17 @@ from lightkube import ApiError
 from netfence.core import errors
 
 
-def translate(error: ApiError, action: str) -> errors.NetfenceError:
+def translate(error: ApiError, action: str, *, who_can: str | None = None) -> errors.NetfenceError:
+    """A domain error that says, in words, what the caller could not do and why.
+
+    `who_can` completes a refusal for people, e.g. "an admin can".
+    """
     status = error.status
     code = status.code or 0
     detail = status.message or str(error)
     if code == 403:
+        if who_can:
+            return errors.AccessDenied(f"You may not {action}; {who_can}. ({detail})")
         return errors.AccessDenied(f"you may not {action}: {detail}")
     if code == 404:
         return errors.NotFound(f"cannot {action}: {detail}")
@@ -35,10 +41,10 @@ def translate(error: ApiError, action: str) -> errors.NetfenceError:
 
 
 @contextlib.contextmanager
-def translated(action: str) -> Iterator[None]:
+def translated(action: str, *, who_can: str | None = None) -> Iterator[None]:
     try:
         yield
     except ApiError as e:
-        raise translate(e, action) from e
+        raise translate(e, action, who_can=who_can) from e
     except httpx2.HTTPError as e:
         raise errors.ClusterError(f"cannot {action}: the API server is unreachable ({e})") from e
