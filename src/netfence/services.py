@@ -7,8 +7,9 @@ import logging
 from dataclasses import dataclass, field
 
 from netfence.core import naming, templates
-from netfence.core.errors import Refused
-from netfence.core.objects import Namespace
+from netfence.core import policies as rendering
+from netfence.core.errors import NotFound, Refused
+from netfence.core.objects import JsonDict, Namespace, WorkloadRef
 from netfence.core.planning import (
     ApplyPolicy,
     DeletePolicy,
@@ -94,3 +95,47 @@ def preview_enable(
     labels = {**current.labels, naming.MANAGED_NAMESPACE_LABEL: naming.MANAGED_NAMESPACE_VALUE}
     labelled = dataclasses.replace(state, namespace=Namespace(current.name, labels))
     return plan_namespace(labelled, catalog, netfence_namespace=netfence_namespace)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UpdateProposal:
+    """Re-rendering one attachment from its template's current version (nothing written)."""
+
+    policy: str
+    controller: WorkloadRef
+    template: templates.Template
+    version: str
+    current_spec: JsonDict
+    proposed_spec: JsonDict
+
+    @property
+    def changed(self) -> bool:
+        return self.current_spec != self.proposed_spec
+
+
+def propose_update(
+    state: NamespaceState, catalog: templates.Catalog, policy_name: str
+) -> UpdateProposal:
+    policy = next((p for p in state.policies if p.name == policy_name), None)
+    if policy is None or policy.controller is None or policy.template is None:
+        raise NotFound(
+            f"{policy_name} is not a policy netfence made from a template in {state.name}"
+        )
+    template = catalog.templates.get(policy.template)
+    if template is None:
+        raise NotFound(
+            f"template {policy.template} no longer exists, so there is nothing to update to"
+        )
+    ref = policy.controller
+    workload = next((w for w in state.workloads if w.ref == ref), None)
+    if workload is None or workload.pod_selector is None:
+        raise NotFound(f"{ref} no longer exists in {state.name}")
+    proposed = rendering.attachment_policy(workload, template)
+    return UpdateProposal(
+        policy=policy_name,
+        controller=ref,
+        template=template,
+        version=rendering.version_of(template),
+        current_spec=rendering.normalize_spec(policy.spec),
+        proposed_spec=proposed["spec"],
+    )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -11,11 +9,12 @@ from typing import Annotated
 import typer
 
 from netfence.cli.context import out, run
-from netfence.controller.running import ControllerSettings, run_controller
 from netfence.core import naming
 from netfence.kube import connecting
 from netfence.localcluster import ensure_binary, needs_build, start
 from netfence.localcluster.demo import seed
+from netfence.web.serving import serve
+from netfence.web.settings import WebSettings
 
 
 def register(app: typer.Typer) -> None:
@@ -26,8 +25,9 @@ def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Control plane data directory.")] = Path(
         ".netfence/controlplane"
     ),
+    port: Annotated[int, typer.Option(help="Port of the console.")] = 8080,
 ) -> None:
-    """Start the local control plane, create demo workloads, and run the controller."""
+    """Start the local control plane with demo workloads, the controller and the console."""
     if needs_build():
         out.print("Building the local control plane (first time only: a few minutes)...")
         ensure_binary()
@@ -38,24 +38,25 @@ def demo(
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpx2").setLevel(logging.WARNING)
-    run(_demo(cp.kubeconfig.resolve()))
+    run(_demo(cp.kubeconfig.resolve(), port))
 
 
-async def _demo(kubeconfig: Path) -> None:
+async def _demo(kubeconfig: Path, port: int) -> None:
     client = connecting.client_for(kubeconfig)
     try:
         created = await seed(client, netfence_namespace=naming.DEFAULT_NETFENCE_NAMESPACE)
-        out.print(f"Demo objects created: {created} (namespaces shop, payments, monitoring).")
-        out.print(
-            "\nIn another terminal:\n"
-            f"  export KUBECONFIG={kubeconfig}\n"
-            "  .venv/bin/netfence status\n"
-            "  .venv/bin/netfence enable payments --dry-run\n"
-            "  .venv/bin/netfence attach deployment/api https -n shop\n"
-            "\nRunning the controller; Ctrl-C stops it "
-            "(the control plane keeps running: `netfence controlplane down`).\n"
-        )
-        with contextlib.suppress(asyncio.CancelledError):
-            await run_controller(client, ControllerSettings())
     finally:
         await client.close()
+    out.print(f"Demo objects created: {created} (namespaces shop, payments, monitoring).")
+    out.print(
+        f"\n[bold]Open http://127.0.0.1:{port}[/] - the console acts as the local cluster's "
+        "admin (the kubeconfig's user); no sign-in needed.\n"
+        "CLI, in another terminal:\n"
+        f"  export KUBECONFIG={kubeconfig}\n"
+        "  .venv/bin/netfence status\n"
+        "  .venv/bin/netfence enable payments --dry-run\n"
+        "Ctrl-C stops the console and the controller; the control plane keeps running "
+        "(stop it with: .venv/bin/netfence controlplane down).\n"
+    )
+    web = WebSettings(cluster=connecting.load_config(kubeconfig))
+    await serve(web, host="127.0.0.1", port=port, controller=True)

@@ -13,6 +13,7 @@ from netfence.cli import (
     controlplane_cmd,
     demo_cmd,
     namespaces_cmd,
+    serve_cmd,
     templates_cmd,
     workloads_cmd,
 )
@@ -59,6 +60,7 @@ namespaces_cmd.register(app)
 workloads_cmd.register(app)
 controller_cmd.register(app)
 demo_cmd.register(app)
+serve_cmd.register(app)
 app.add_typer(templates_cmd.app, name="templates")
 app.add_typer(controlplane_cmd.app, name="controlplane")
 

@@ -10,7 +10,7 @@ from lightkube.resources.core_v1 import ConfigMap
 from lightkube.resources.core_v1 import Namespace as NamespaceResource
 from lightkube.resources.networking_v1 import NetworkPolicy
 
-from netfence.core import naming
+from netfence.core import errors, naming
 from netfence.core.objects import Backup, Policy, Workload
 from netfence.core.planning import NamespaceState
 from netfence.kube import converting, failures
@@ -48,7 +48,10 @@ async def read_namespace(
                 for r in converting.WORKLOAD_RESOURCES.values()
             ),
         )
-    backup = await read_backup(client, name, netfence_namespace=netfence_namespace)
+    try:
+        backup = await read_backup(client, name, netfence_namespace=netfence_namespace)
+    except errors.AccessDenied:
+        backup = None  # developers may not read backups; everything else still shows
     workloads = [converting.workload_from(obj) for items in workload_lists for obj in items]
     return NamespaceState(
         name=name,
@@ -60,40 +63,58 @@ async def read_namespace(
 
 
 async def read_cluster(client: AsyncClient, *, netfence_namespace: str) -> list[NamespaceState]:
-    """Every namespace, with its policies, controllers and backup, in one pass of list calls."""
-    with failures.translated("list namespaces, NetworkPolicies and controllers"):
-        namespaces, policies, configmaps, *workload_lists = await asyncio.gather(
-            _collect(client.list(NamespaceResource)),
-            _collect(client.list(NetworkPolicy, namespace=ALL_NS)),
-            _backups(client, netfence_namespace),
-            *(
-                _collect(client.list(r, namespace=ALL_NS))
-                for r in converting.WORKLOAD_RESOURCES.values()
-            ),
-        )
+    """Every namespace, with its policies, controllers and backup.
+
+    One list call per kind across all namespaces; for a caller whose rights stop at some
+    namespaces, it falls back to per-namespace calls and leaves out what they may not see.
+    """
+    with failures.translated("list namespaces", who_can="an admin can"):
+        namespaces = [converting.namespace_from(o) async for o in client.list(NamespaceResource)]
+    names = [n.name for n in namespaces]
+    kinds: list[Any] = [NetworkPolicy, *converting.WORKLOAD_RESOURCES.values()]
+    listed = await asyncio.gather(*(_list_everywhere(client, kind, names) for kind in kinds))
+    configmaps = await _backups(client, netfence_namespace)
     by_ns_policies: dict[str, list[Policy]] = {}
-    for obj in policies:
+    for obj in listed[0]:
         policy = converting.policy_from(obj)
         by_ns_policies.setdefault(policy.namespace, []).append(policy)
     by_ns_workloads: dict[str, list[Workload]] = {}
-    for items in workload_lists:
+    for items in listed[1:]:
         for obj in items:
             workload = converting.workload_from(obj)
             by_ns_workloads.setdefault(workload.namespace, []).append(workload)
     backups = {b.namespace: b for b in (converting.backup_from(c) for c in configmaps) if b}
-    states = []
-    for obj in namespaces:
-        namespace = converting.namespace_from(obj)
-        states.append(
-            NamespaceState(
-                name=namespace.name,
-                namespace=namespace,
-                workloads=by_ns_workloads.get(namespace.name, []),
-                policies=by_ns_policies.get(namespace.name, []),
-                backup=backups.get(namespace.name),
-            )
+    states = [
+        NamespaceState(
+            name=namespace.name,
+            namespace=namespace,
+            workloads=by_ns_workloads.get(namespace.name, []),
+            policies=by_ns_policies.get(namespace.name, []),
+            backup=backups.get(namespace.name),
         )
+        for namespace in namespaces
+    ]
     return sorted(states, key=lambda s: s.name)
+
+
+async def _list_everywhere(client: AsyncClient, kind: Any, names: list[str]) -> list[Any]:
+    try:
+        return await _collect(client.list(kind, namespace=ALL_NS))
+    except ApiError as e:
+        if e.status.code != 403:
+            raise failures.translate(e, f"list {kind.__name__}s") from e
+    gate = asyncio.Semaphore(16)
+
+    async def one(name: str) -> list[Any]:
+        async with gate:
+            try:
+                return await _collect(client.list(kind, namespace=name))
+            except ApiError as e:
+                if e.status.code == 403:
+                    return []
+                raise failures.translate(e, f"list {kind.__name__}s in {name}") from e
+
+    return [item for items in await asyncio.gather(*(one(n) for n in names)) for item in items]
 
 
 async def _backups(client: AsyncClient, netfence_namespace: str) -> list[ConfigMap]:

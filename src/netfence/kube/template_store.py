@@ -82,7 +82,9 @@ async def put_many(
     """
     parsed = [templates.parse_template(name, text) for name, text in documents.items()]
     if resource_version is None:
-        with failures.translated(f"create the template catalog in {namespace}"):
+        with failures.translated(
+            f"create the template catalog in {namespace}", who_can="an admin can"
+        ):
             try:
                 await client.create(_catalog_configmap(namespace, dict(documents)))
             except ApiError as e:
@@ -98,7 +100,7 @@ async def put_many(
         namespace=namespace,
         data=dict(documents),
         resource_version=resource_version,
-        action=f"write templates {', '.join(documents)}",
+        action="edit templates",
     )
     return parsed
 
@@ -109,7 +111,7 @@ async def remove(client: AsyncClient, *, namespace: str, name: str, resource_ver
         namespace=namespace,
         data={name: None},
         resource_version=resource_version,
-        action=f"delete template {name}",
+        action="delete templates",
     )
 
 
@@ -124,7 +126,7 @@ async def _patch(
     # A merge patch carrying metadata.resourceVersion is a precondition: the API server
     # answers 409 if the ConfigMap changed since it was read.
     body = {"metadata": {"resourceVersion": resource_version}, "data": data}
-    with failures.translated(action):
+    with failures.translated(action, who_can="an admin can"):
         try:
             await client.patch(
                 ConfigMap,

@@ -1,0 +1,126 @@
+"""/api/v1/session: who is signed in, signing in with a token, signing out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from lightkube import ApiError
+from lightkube.resources.authentication_v1 import SelfSubjectReview
+
+from netfence.kube import failures
+from netfence.web import permissions, schemas
+from netfence.web.callers import Caller, CallerDep, ChangingCallerDep
+from netfence.web.errors import ApiProblem
+from netfence.web.sessions import SESSION_COOKIE, Session, SessionStore
+from netfence.web.settings import AuthMode, WebSettings
+
+router = APIRouter(prefix="/api/v1/session", tags=["session"])
+
+
+def _set_cookie(response: Response, session: Session, settings: WebSettings) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.id,
+        httponly=True,
+        samesite="strict",
+        secure=settings.secure_cookies,
+        max_age=settings.session_seconds,
+        path="/",
+    )
+
+
+async def _whoami(caller: Caller) -> tuple[str, list[str]]:
+    with failures.translated("find out who you are"):
+        review = await caller.client.create(SelfSubjectReview())
+    info = review.status.userInfo if review.status else None
+    return (info.username or "", list(info.groups or [])) if info else ("", [])
+
+
+async def _view(caller: Caller, session: Session) -> schemas.SessionView:
+    user, groups = session.user, list(session.groups)
+    if caller.settings.auth is AuthMode.LOCAL and not user:
+        try:
+            user, groups = await _whoami(caller)
+        except Exception:  # noqa: BLE001 - the name is decoration; permissions still work
+            user = "kubeconfig user"
+        session.user, session.groups = user, tuple(groups)
+    ns = caller.settings.netfence_namespace
+    allowed = await permissions.answers(
+        caller,
+        {
+            "enable_namespaces": permissions.enable_namespaces(),
+            "edit_templates": permissions.edit_templates(ns),
+            "read_backups": permissions.read_backups(ns),
+        },
+    )
+    return schemas.SessionView(
+        mode=caller.settings.auth.value,
+        signed_in=caller.settings.auth is AuthMode.LOCAL or session.signed_in,
+        user=user,
+        groups=groups,
+        csrf_token=session.csrf,
+        permissions=allowed,
+    )
+
+
+@router.get("", response_model=schemas.SessionView)
+async def get_session(request: Request, response: Response) -> schemas.SessionView:
+    """The current session; creates one (with its CSRF token) when there is none."""
+    store: SessionStore = request.app.state.sessions
+    settings: WebSettings = request.app.state.settings
+    session = store.get(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        session = store.new()
+        _set_cookie(response, session, settings)
+    if settings.auth is AuthMode.TOKEN and not session.signed_in:
+        return schemas.SessionView(
+            mode=settings.auth.value,
+            signed_in=False,
+            user="",
+            groups=[],
+            csrf_token=session.csrf,
+            permissions={},
+        )
+    caller = Caller(store.client_for(session.token), session, settings)
+    return await _view(caller, session)
+
+
+@router.post("", response_model=schemas.SessionView)
+async def sign_in(
+    body: schemas.SignIn, request: Request, response: Response
+) -> schemas.SessionView:
+    """Sign in with a Kubernetes bearer token; the API server decides whether it is valid."""
+    store: SessionStore = request.app.state.sessions
+    settings: WebSettings = request.app.state.settings
+    if settings.auth is not AuthMode.TOKEN:
+        raise ApiProblem(400, "This console uses your kubeconfig; there is nothing to sign in to.")
+    token = body.token.strip()
+    caller = Caller(store.client_for(token), None, settings)
+    try:
+        user, groups = await _whoami(caller)
+    except Exception as e:
+        cause = e.__cause__
+        if isinstance(cause, ApiError) and cause.status.code == 401:
+            raise ApiProblem(401, "The API server did not accept this token.", field="token") from e
+        raise
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        store.drop(old)
+    # A fresh session id at sign-in, so an id planted before it is worth nothing.
+    session = store.new()
+    session.token, session.user, session.groups = token, user, tuple(groups)
+    _set_cookie(response, session, settings)
+    return await _view(Caller(caller.client, session, settings), session)
+
+
+@router.delete("", response_model=schemas.Message)
+async def sign_out(
+    request: Request, response: Response, caller: ChangingCallerDep
+) -> schemas.Message:
+    store: SessionStore = request.app.state.sessions
+    if caller.session is not None:
+        store.drop(caller.session.id)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return schemas.Message(message="Signed out.")
+
+
+__all__ = ["CallerDep", "router"]
