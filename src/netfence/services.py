@@ -27,34 +27,44 @@ logger = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class Outcome:
-    """What executing a plan did; `failed` holds the step that stopped it, if any."""
+    """What executing a plan did: the steps done, and each failed step with its error."""
 
     done: list[Step] = field(default_factory=list)
-    failed: Step | None = None
-    error: Exception | None = None
+    failures: list[tuple[Step, Exception]] = field(default_factory=list)
+    skipped: list[Step] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.failed is None
+        return not self.failures and not self.skipped
 
 
 async def execute(plan: Plan, *, writer: PolicyWriter, board: NoticeBoard | None = None) -> Outcome:
-    """Carry out a plan's steps in order, stopping at the first failure.
+    """Carry out a plan's steps in order; the order is what keeps every change safe.
 
-    Stopping is what makes the ordering safe: a failed backup write means nothing is
-    deleted. The caller re-plans from fresh state and retries, which is correct because
-    every step is idempotent.
+    - A failed backup write stops everything after it: nothing is deleted without its backup.
+    - Any other failed step is reported and the independent steps after it still run, so one
+      bad attachment does not hold up the rest of the namespace.
+    - A phase is recorded (backup written again) only when every step before it succeeded;
+      otherwise the next pass resumes the opt-in or opt-out from where it stands.
+
+    The caller re-plans from fresh state and retries; every step is idempotent.
     """
     outcome = Outcome()
-    for step in plan.steps:
+    for index, step in enumerate(plan.steps):
+        if isinstance(step, WriteBackup) and outcome.failures:
+            outcome.skipped.extend(plan.steps[index:])
+            break
         try:
             await _run(step, writer)
-        except Exception as e:  # noqa: BLE001 - any failure stops the plan; caller retries
-            outcome.failed, outcome.error = step, e
+        except Exception as e:  # noqa: BLE001 - reported per step; the caller retries
+            outcome.failures.append((step, e))
             logger.warning(
                 "step failed: %s: %s", step.describe(), e, extra={"namespace": plan.namespace}
             )
-            break
+            if isinstance(step, WriteBackup):
+                outcome.skipped.extend(plan.steps[index + 1 :])
+                break
+            continue
         outcome.done.append(step)
         if board is not None and step.notice is not None:
             await _publish(board, step.notice)

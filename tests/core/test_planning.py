@@ -359,3 +359,14 @@ def test_an_explicit_update_renders_the_current_template_and_only_that_version()
     # A later edit of the template does not ride on the old request.
     later = templates.parse_catalog({"http": "ingress:\n- ports:\n  - port: 9999\n"})
     assert plan(state, later).steps == ()
+
+
+def test_a_deleted_namespace_releases_its_backup_so_a_namesake_starts_afresh() -> None:
+    entry = foreign("old").manifest()
+    result = plan(
+        NamespaceState("team-a", None, backup=Backup("team-a", Phase.ADOPTED, {"old": entry}))
+    )
+    (step,) = result.steps
+    assert isinstance(step, WriteBackup)
+    assert step.phase is Phase.RELEASED
+    assert step.entries == {"old": entry}

@@ -20,7 +20,7 @@ from netfence.controller.caching import ClusterCache
 from netfence.controller.leading import LeaderElector
 from netfence.controller.queueing import WorkQueue
 from netfence.core import naming, planning
-from netfence.core.planning import AttachmentKey, Notice, Severity
+from netfence.core.planning import AttachmentKey, Notice, Severity, WriteBackup
 from netfence.kube import template_store
 from netfence.kube.writing import KubeWriter
 
@@ -72,6 +72,7 @@ class Controller:
         # problem on every pass posts one Event, not one per pass.
         self._reported: dict[str, set[Notice]] = {}
         self._catalog_reported: set[Notice] = set()
+        self._report_catalog_soon = False
         self.reconciles = 0
         self.ready = asyncio.Event()
 
@@ -79,8 +80,6 @@ class Controller:
         for name in self.cache.namespace_names():
             self.queue.add(name)
         self._report_catalog_soon = True
-
-    _report_catalog_soon = False
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
@@ -181,7 +180,7 @@ class Controller:
             logger.info("namespace %s: %s", name, "; ".join(s.describe() for s in plan.steps))
         outcome = await services.execute(plan, writer=self.writer, board=self.writer)
         refusals = set(plan.refusals)
-        if not outcome.ok and outcome.failed is not None:
+        for step, error in outcome.failures:
             refusals.add(
                 Notice(
                     kind="Namespace",
@@ -189,8 +188,12 @@ class Controller:
                     name=name,
                     severity=Severity.WARNING,
                     reason="ReconcileFailed",
-                    message=f"could not {outcome.failed.describe()}: {outcome.error}; "
-                    "nothing after it was done, will retry",
+                    message=f"could not {step.describe()}: {error}; will retry"
+                    + (
+                        " (nothing after the backup was done)"
+                        if isinstance(step, WriteBackup)
+                        else ""
+                    ),
                 )
             )
         reported = self._reported.setdefault(name, set())

@@ -118,8 +118,12 @@ def plan_namespace(
     """Compute the steps that bring one namespace to its desired set of policies."""
     namespace = state.namespace
     if namespace is None:
-        # The namespace is gone and its policies with it; nothing left to do or remember.
-        return Plan(state.name)
+        # The namespace is gone and its policies with it. Its backup stays, released, so a
+        # namespace of the same name created later is opted in from scratch.
+        backup = state.backup
+        if backup is None or backup.phase is Phase.RELEASED:
+            return Plan(state.name)
+        return Plan(state.name, steps=(WriteBackup(state.name, Phase.RELEASED, backup.entries),))
     if not namespace.wants_management:
         return _plan_unmanaged(state)
     if namespace.name in naming.SYSTEM_NAMESPACES or namespace.name == netfence_namespace:
