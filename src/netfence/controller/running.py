@@ -181,19 +181,12 @@ class Controller:
         outcome = await services.execute(plan, writer=self.writer, board=self.writer)
         refusals = set(plan.refusals)
         for step, error in outcome.failures:
+            after = " (nothing after the backup was done)" if isinstance(step, WriteBackup) else ""
             refusals.add(
-                Notice(
-                    kind="Namespace",
-                    namespace=None,
-                    name=name,
-                    severity=Severity.WARNING,
-                    reason="ReconcileFailed",
-                    message=f"could not {step.describe()}: {error}; will retry"
-                    + (
-                        " (nothing after the backup was done)"
-                        if isinstance(step, WriteBackup)
-                        else ""
-                    ),
+                planning.namespace_warning(
+                    name,
+                    "ReconcileFailed",
+                    f"could not {step.describe()}: {error}; will retry{after}",
                 )
             )
         reported = self._reported.setdefault(name, set())

@@ -137,13 +137,10 @@ def _refuse_namespace(name: str, netfence_namespace: str) -> Notice:
         if name == netfence_namespace
         else ("it is a Kubernetes system namespace")
     )
-    return Notice(
-        kind="Namespace",
-        namespace=None,
-        name=name,
-        severity=Severity.WARNING,
-        reason="RefusedNamespace",
-        message=(
+    return namespace_warning(
+        name,
+        "RefusedNamespace",
+        (
             f"netfence will not manage namespace {name}: {why}, and isolating it could break "
             f"the cluster; remove the label {naming.MANAGED_NAMESPACE_LABEL}. Nothing was changed."
         ),
@@ -379,13 +376,10 @@ def _missing_template(workload: Workload, name: str, catalog: templates.Catalog)
 
 def _name_taken(namespace: str, manifest: JsonDict) -> Notice:
     name = manifest["metadata"]["name"]
-    return Notice(
-        kind="Namespace",
-        namespace=None,
-        name=namespace,
-        severity=Severity.WARNING,
-        reason="PolicyNameTaken",
-        message=(
+    return namespace_warning(
+        namespace,
+        "PolicyNameTaken",
+        (
             f"NetworkPolicy {name} was not created: a policy of that name exists that "
             f"netfence did not make, and netfence never touches those; rename or delete it"
         ),
@@ -416,13 +410,10 @@ def _created_notice(manifest: JsonDict) -> Notice:
 
 def _repaired_notice(manifest: JsonDict) -> Notice:
     metadata = manifest["metadata"]
-    return Notice(
-        kind="Namespace",
-        namespace=None,
-        name=metadata["namespace"],
-        severity=Severity.WARNING,
-        reason="PolicyRepaired",
-        message=(
+    return namespace_warning(
+        metadata["namespace"],
+        "PolicyRepaired",
+        (
             f"NetworkPolicy {metadata['name']} was changed outside netfence and has been "
             f"put back; change the template or detach it instead"
         ),
@@ -451,6 +442,18 @@ def _removed_notice(state: NamespaceState, policy: Policy) -> Notice:
         state.name,
         "PolicyDeleted",
         f"Deleted NetworkPolicy {policy.name}: {why}",
+    )
+
+
+def namespace_warning(namespace: str, reason: str, message: str) -> Notice:
+    """A Warning event on a Namespace (recorded in that namespace)."""
+    return Notice(
+        kind="Namespace",
+        namespace=None,
+        name=namespace,
+        severity=Severity.WARNING,
+        reason=reason,
+        message=message,
     )
 
 
