@@ -1,0 +1,1 @@
+"""Connectivity analysis: compiled NetworkPolicy evaluation, matrices, impacts, pitfalls."""

@@ -1,0 +1,316 @@
+"""Kubernetes manifests (parsed YAML or JSON) read into what connectivity analysis needs.
+
+The same reader serves files given to `--from-files` and the objects read from a live
+cluster (the Kubernetes adapter hands it their JSON form), so both paths see a cluster the
+same way. It reads Namespaces, Pods, Deployments, StatefulSets, DaemonSets, CronJobs and
+NetworkPolicies, also inside `kind: List` (what `kubectl get -o yaml` prints), and skips
+every other kind. Purely computational, no side effects.
+
+What the API server would add, the reader adds: a policy's port protocol defaults to TCP
+when the evaluator reads it, a namespace gets its `kubernetes.io/metadata.name` label in the
+evaluator, and an object without namespace lands in `default`, as `kubectl apply` puts it.
+Pods that finished (phase Succeeded or Failed) and pods on the host network are left out:
+NetworkPolicy does not apply to either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from netfence.core import errors, naming, selectors, validation
+from netfence.core.endpoints import POD, ContainerPort, Endpoint
+from netfence.core.objects import Namespace, Policy, Workload, WorkloadKind
+
+DEFAULT_NAMESPACE = "default"
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+_FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
+_WORKLOAD_KINDS = frozenset(k.value for k in WorkloadKind)
+
+
+class InvalidManifests(errors.NetfenceError):
+    """Input documents that cannot be read, each problem with where it is."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(self.problems)
+
+    def __str__(self) -> str:
+        if len(self.problems) == 1:
+            return self.problems[0]
+        return "\n".join([f"{len(self.problems)} problems:", *(f"  - {p}" for p in self.problems)])
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """Everything connectivity analysis looks at, from files or from a cluster."""
+
+    namespaces: tuple[Namespace, ...] = ()
+    policies: tuple[Policy, ...] = ()
+    pods: tuple[Endpoint, ...] = ()
+    # One endpoint per controller, from its pod template (host-network ones left out).
+    controllers: tuple[Endpoint, ...] = ()
+    workloads: tuple[Workload, ...] = ()
+    # Kinds the reader skipped, with how many of each, so a caller can say so.
+    skipped: Mapping[str, int] = field(default_factory=dict)
+
+    def endpoints(self, *, workloads: bool) -> tuple[Endpoint, ...]:
+        return self.controllers if workloads else self.pods
+
+    def units(self) -> tuple[Endpoint, ...]:
+        """Controllers, plus the pods no controller of their namespace selects.
+
+        Impact previews and pitfalls speak of controllers, which exist before their pods
+        do (and on a control plane without nodes, pods never do); bare pods still count.
+        """
+        owned: dict[str, list[selectors.Selector]] = {}
+        for workload in self.workloads:
+            if workload.pod_selector is not None:
+                owned.setdefault(workload.namespace, []).append(
+                    selectors.parse(workload.pod_selector)
+                )
+        bare = tuple(
+            pod
+            for pod in self.pods
+            if not any(s.matches(pod.labels) for s in owned.get(pod.namespace, ()))
+        )
+        return self.controllers + bare
+
+    def replace_policies(self, policies: Iterable[Policy]) -> Inventory:
+        return Inventory(
+            namespaces=self.namespaces,
+            policies=tuple(policies),
+            pods=self.pods,
+            controllers=self.controllers,
+            workloads=self.workloads,
+            skipped=self.skipped,
+        )
+
+
+def read(documents: Iterable[tuple[str, object]], *, validate: bool = True) -> Inventory:
+    """Read (origin, document) pairs; origin names where a document came from in errors.
+
+    With `validate`, NetworkPolicy rules go through the same checks as templates (the API
+    server's rules, plus unknown fields), so a typo in a file is reported instead of
+    silently widening a policy; a live cluster's objects are already valid.
+    """
+    builder = _Builder(validate=validate)
+    for origin, document in documents:
+        builder.add(origin, document)
+    if builder.problems:
+        raise InvalidManifests(builder.problems)
+    return builder.build()
+
+
+class _Builder:
+    def __init__(self, *, validate: bool) -> None:
+        self.validate = validate
+        self.problems: list[str] = []
+        self.namespaces: dict[str, Namespace] = {}
+        self.policies: dict[tuple[str, str], Policy] = {}
+        self.pods: dict[tuple[str, str], Endpoint] = {}
+        self.workloads: dict[tuple[str, str, str], tuple[Workload, Endpoint | None]] = {}
+        self.skipped: dict[str, int] = {}
+
+    def add(self, origin: str, document: object) -> None:
+        if document is None:
+            return  # an empty YAML document, e.g. after a trailing '---'
+        if not isinstance(document, Mapping):
+            self.problems.append(
+                f"{origin}: expected a Kubernetes object, got {validation.describe(document)}"
+            )
+            return
+        kind = document.get("kind")
+        if kind == "List" or (isinstance(kind, str) and kind.endswith("List")):
+            items = document.get("items") or []
+            for index, item in enumerate(items if isinstance(items, list) else []):
+                self.add(f"{origin} items[{index}]", item)
+            return
+        metadata = document.get("metadata")
+        if not isinstance(kind, str) or not isinstance(metadata, Mapping):
+            self.problems.append(f"{origin}: not a Kubernetes object (no kind or metadata)")
+            return
+        name = metadata.get("name")
+        if not isinstance(name, str) or not name:
+            self.problems.append(f"{origin}: {kind} without metadata.name")
+            return
+        namespace = str(metadata.get("namespace") or DEFAULT_NAMESPACE)
+        where = (
+            f"{origin}: {kind} {name}"
+            if kind == "Namespace"
+            else f"{origin}: {kind} {namespace}/{name}"
+        )
+        try:
+            self._add(kind, name, namespace, metadata, document, where)
+        except (TypeError, AttributeError, KeyError, ValueError) as e:
+            # Shapes the API server would have refused; say where rather than crash.
+            self.problems.append(f"{where}: cannot read it ({e})")
+
+    def _add(
+        self,
+        kind: str,
+        name: str,
+        namespace: str,
+        metadata: Mapping[str, Any],
+        document: Mapping[str, Any],
+        where: str,
+    ) -> None:
+        labels = _labels(metadata.get("labels"))
+        spec = document.get("spec") or {}
+        if kind == "Namespace":
+            self.namespaces[name] = Namespace(name, labels)
+        elif kind == "NetworkPolicy":
+            if self.validate:
+                self._validate_policy(spec, where)
+            annotations = {
+                k: str(v)
+                for k, v in (metadata.get("annotations") or {}).items()
+                if k != _LAST_APPLIED
+            }
+            self.policies[(namespace, name)] = Policy(
+                namespace, name, labels, annotations, dict(spec)
+            )
+        elif kind == "Pod":
+            pod = _pod(name, namespace, labels, spec, document.get("status") or {})
+            if pod is not None:
+                self.pods[(namespace, name)] = pod
+        elif kind in _WORKLOAD_KINDS:
+            self.workloads[(namespace, kind, name)] = _workload(
+                WorkloadKind(kind), name, namespace, metadata, spec
+            )
+        else:
+            self.skipped[kind] = self.skipped.get(kind, 0) + 1
+
+    def _validate_policy(self, spec: object, where: str) -> None:
+        if not isinstance(spec, Mapping):
+            self.problems.append(f"{where}: spec must be a mapping")
+            return
+        found: list[errors.FieldError] = []
+        if "ingress" in spec:
+            found += validation.validate_ingress_rules(spec["ingress"], "spec.ingress")
+        if "egress" in spec:
+            found += validation.validate_egress_rules(spec["egress"], "spec.egress")
+        types = spec.get("policyTypes")
+        if types is not None and (
+            not isinstance(types, list) or any(t not in ("Ingress", "Egress") for t in types)
+        ):
+            found.append(
+                errors.FieldError(
+                    "spec.policyTypes", "must be a list of Ingress and Egress", "e.g. [Ingress]"
+                )
+            )
+        self.problems.extend(f"{where}: {problem}" for problem in found)
+
+    def build(self) -> Inventory:
+        pairs = [self.workloads[k] for k in sorted(self.workloads)]
+        return Inventory(
+            namespaces=tuple(self.namespaces[k] for k in sorted(self.namespaces)),
+            policies=tuple(self.policies[k] for k in sorted(self.policies)),
+            pods=tuple(self.pods[k] for k in sorted(self.pods)),
+            controllers=tuple(endpoint for _, endpoint in pairs if endpoint is not None),
+            workloads=tuple(workload for workload, _ in pairs),
+            skipped=dict(sorted(self.skipped.items())),
+        )
+
+
+def _pod(
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    spec: Mapping[str, Any],
+    status: Mapping[str, Any],
+) -> Endpoint | None:
+    if status.get("phase") in _FINISHED_PHASES or spec.get("hostNetwork"):
+        return None
+    ips = [str(entry.get("ip")) for entry in status.get("podIPs") or [] if entry.get("ip")]
+    if not ips and status.get("podIP"):
+        ips = [str(status["podIP"])]
+    return Endpoint(
+        namespace=namespace,
+        name=name,
+        kind=POD,
+        labels=labels,
+        ips=tuple(ips),
+        ports=container_ports(spec),
+    )
+
+
+def container_ports(pod_spec: Mapping[str, Any]) -> tuple[ContainerPort, ...]:
+    """The ports a pod spec declares, in its containers and its sidecars.
+
+    Sidecars are init containers with `restartPolicy: Always`: they keep running, and
+    their ports are the pod's like any other container's.
+    """
+    containers: list[Mapping[str, Any]] = list(pod_spec.get("containers") or [])
+    containers += [
+        c for c in pod_spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"
+    ]
+    found: list[ContainerPort] = []
+    for container in containers:
+        for port in container.get("ports") or []:
+            number = port.get("containerPort")
+            if not isinstance(number, int):
+                continue
+            found.append(
+                ContainerPort(
+                    port=number,
+                    protocol=str(port.get("protocol") or "TCP"),
+                    name=str(port["name"]) if port.get("name") else None,
+                )
+            )
+    return tuple(found)
+
+
+def _workload(
+    kind: WorkloadKind,
+    name: str,
+    namespace: str,
+    metadata: Mapping[str, Any],
+    spec: Mapping[str, Any],
+) -> tuple[Workload, Endpoint | None]:
+    """The planner's view of a controller and its endpoint, as `kube.converting` reads it."""
+    if kind is WorkloadKind.CRONJOB:
+        template = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
+        pod_labels = _labels((template.get("metadata") or {}).get("labels"))
+        # A CronJob has no selector of its own; its pod template labels are the stable part.
+        selector = {"matchLabels": dict(pod_labels)} if pod_labels else None
+    else:
+        template = spec.get("template") or {}
+        pod_labels = _labels((template.get("metadata") or {}).get("labels"))
+        raw = spec.get("selector")
+        selector = dict(raw) if isinstance(raw, Mapping) else None
+    annotations = metadata.get("annotations") or {}
+    workload = Workload(
+        namespace=namespace,
+        kind=kind,
+        name=name,
+        labels=_labels(metadata.get("labels")),
+        pod_selector=selector,
+        pod_labels=pod_labels,
+        refresh_requests={
+            key[len(naming.REFRESH_ANNOTATION_PREFIX) :]: str(value)
+            for key, value in annotations.items()
+            if key.startswith(naming.REFRESH_ANNOTATION_PREFIX)
+        },
+    )
+    pod_spec = template.get("spec") or {}
+    if pod_spec.get("hostNetwork"):
+        return workload, None
+    return workload, _template_endpoint(workload, container_ports(pod_spec))
+
+
+def _template_endpoint(workload: Workload, ports: tuple[ContainerPort, ...]) -> Endpoint:
+    return Endpoint(
+        namespace=workload.namespace,
+        name=workload.name,
+        kind=workload.kind.value,
+        labels=dict(workload.pod_labels),
+        ports=ports,
+    )
+
+
+def _labels(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in value.items()}
