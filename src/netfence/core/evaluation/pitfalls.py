@@ -97,22 +97,28 @@ def find(
     namespaces: Sequence[Namespace],
     policies: Sequence[Policy],
     endpoints: Sequence[Endpoint],
+    others: Sequence[Endpoint] = (),
     workloads: Sequence[Workload] = (),
     look_for_plugin: bool = True,
 ) -> list[Finding]:
     """Every pitfall, in a stable order: by kind, then by the objects named.
 
-    `endpoints` are what talks (controllers and bare pods, or pods); `workloads` and pods
-    among the endpoints are where network plugins are looked for.
+    `endpoints` are judged (controllers and the pods no controller owns, or pods);
+    `others` (pods of those controllers) only count as something a selector can match.
+    `workloads` and all endpoints are where network plugins are looked for.
     """
-    dns = [e for e in endpoints if _is_dns(e)]
-    everyone = list(endpoints) + ([] if dns else [_DNS_STAND_IN])
-    evaluator = Evaluator(namespaces=namespaces, endpoints=everyone, policies=policies)
+    known = list(endpoints) + list(others)
+    dns = [e for e in known if _is_dns(e)]
+    evaluator = Evaluator(
+        namespaces=namespaces,
+        endpoints=known + ([] if dns else [_DNS_STAND_IN]),
+        policies=policies,
+    )
     findings = _without_dns(evaluator, dns or [_DNS_STAND_IN], len(endpoints))
-    findings += _selectors_matching_nothing(evaluator, len(endpoints))
+    findings += _selectors_matching_nothing(evaluator, len(known))
     findings += _or_where_and(evaluator.targets)
     if look_for_plugin:
-        findings += _no_enforcing_plugin(workloads, endpoints)
+        findings += _no_enforcing_plugin(workloads, known)
     return sorted(findings, key=lambda f: (list(Kind).index(f.kind), f.objects))
 
 
