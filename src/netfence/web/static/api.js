@@ -1,0 +1,98 @@
+// The REST API under /api/v1 (see /api/openapi.json). Every change carries the session's
+// CSRF token; errors become ApiError with the server's message, which reads as a sentence.
+
+let csrfToken = "";
+let onSignedOut = () => {};
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const message = (body && body.message) || describeStatus(status);
+    super(message);
+    this.status = status;
+    this.field = (body && body.field) || null;
+    this.errors = (body && Array.isArray(body.errors) && body.errors) || [];
+  }
+}
+
+function describeStatus(status) {
+  if (status === 0) return "The netfence server cannot be reached; is it still running?";
+  if (status === 401) return "Your session has ended; sign in again.";
+  if (status === 403) return "You are not allowed to do this.";
+  if (status === 404) return "This no longer exists.";
+  if (status >= 500) return `The server failed (HTTP ${status}); see its log for details.`;
+  return `The request failed (HTTP ${status}).`;
+}
+
+export function setCsrf(token) {
+  csrfToken = token || "";
+}
+
+export function whenSignedOut(callback) {
+  onSignedOut = callback;
+}
+
+async function request(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") headers["X-CSRF-Token"] = csrfToken;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError(0, null);
+  }
+  let data = null;
+  const text = await response.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = { message: text.slice(0, 300) };
+    }
+  }
+  if (!response.ok) {
+    const error = new ApiError(response.status, data);
+    if (response.status === 401 && !path.startsWith("/session")) onSignedOut(error);
+    throw error;
+  }
+  return data;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  session: () => request("GET", "/session"),
+  signIn: (token) => request("POST", "/session", { token }),
+  signOut: () => request("DELETE", "/session"),
+
+  namespaces: () => request("GET", "/namespaces"),
+  namespace: (ns) => request("GET", `/namespaces/${enc(ns)}`),
+  events: (ns) => request("GET", `/namespaces/${enc(ns)}/events`),
+  enablePreview: (ns) => request("GET", `/namespaces/${enc(ns)}/enable-preview`),
+  enable: (ns) => request("POST", `/namespaces/${enc(ns)}/enable`),
+  disable: (ns, restore) => request("POST", `/namespaces/${enc(ns)}/disable`, { restore }),
+
+  controller: (ns, kind, name) =>
+    request("GET", `/namespaces/${enc(ns)}/controllers/${enc(kind)}/${enc(name)}`),
+  attach: (ns, kind, name, template) =>
+    request("POST", `/namespaces/${enc(ns)}/controllers/${enc(kind)}/${enc(name)}/templates`, { template }),
+  detach: (ns, kind, name, template) =>
+    request("DELETE", `/namespaces/${enc(ns)}/controllers/${enc(kind)}/${enc(name)}/templates/${enc(template)}`),
+
+  updatePreview: (ns, policy) => request("GET", `/namespaces/${enc(ns)}/policies/${enc(policy)}/update-preview`),
+  update: (ns, policy) => request("POST", `/namespaces/${enc(ns)}/policies/${enc(policy)}/update`),
+
+  templates: () => request("GET", "/templates"),
+  template: (name) => request("GET", `/templates/${enc(name)}`),
+  validate: (name, yaml) => request("POST", "/templates/validate", { name, yaml }),
+  saveTemplate: (name, yaml, resourceVersion) =>
+    request("PUT", `/templates/${enc(name)}`, { yaml, resource_version: resourceVersion }),
+  deleteTemplate: (name, resourceVersion) =>
+    request("DELETE", `/templates/${enc(name)}${resourceVersion ? `?resource_version=${enc(resourceVersion)}` : ""}`),
+};

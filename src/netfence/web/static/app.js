@@ -1,0 +1,267 @@
+// The netfence console: session, layout, hash routing and live refresh of the current view.
+
+import { api, setCsrf, whenSignedOut } from "./api.js";
+import { h, icon, replace, clear } from "./dom.js";
+import { banner, button, loading, toast, emptyState } from "./ui.js";
+import { namespacesView } from "./view-namespaces.js";
+import { namespaceView } from "./view-namespace.js";
+import { controllerView } from "./view-controller.js";
+import { templatesView, templateEditorView } from "./view-templates.js";
+import { signInView } from "./view-signin.js";
+
+const POLL_MS = 1500; // the current view is reloaded this often while the tab is visible
+const FAST_POLL_MS = 400; // ... and this often for a few seconds after an action
+const FAST_WINDOW_MS = 6000;
+
+const state = {
+  session: null,
+  generation: 0,
+  fastUntil: 0,
+  timer: null,
+  refreshNow: null,
+};
+
+const ROUTES = [
+  [/^#\/namespaces\/?$/, () => namespacesView],
+  [/^#\/namespaces\/([^/]+)\/?$/, () => namespaceView],
+  [/^#\/namespaces\/([^/]+)\/controllers\/([^/]+)\/([^/]+)\/?$/, () => controllerView],
+  [/^#\/templates\/?$/, () => templatesView],
+  [/^#\/templates\/new\/?$/, () => templateEditorView],
+  [/^#\/templates\/([^/]+)\/?$/, () => templateEditorView],
+];
+
+function match(hash) {
+  for (const [pattern, view] of ROUTES) {
+    const found = pattern.exec(hash);
+    if (found) return { view: view(), params: found.slice(1).map(decodeURIComponent) };
+  }
+  return null;
+}
+
+// --- the frame: header, navigation, breadcrumbs ------------------------------------------------
+
+function renderUser() {
+  const host = document.getElementById("topbar-user");
+  clear(host);
+  const session = state.session;
+  if (!session || !session.signed_in) return;
+  const groups = (session.groups || []).filter((g) => g !== "system:authenticated");
+  host.append(
+    h(
+      "span",
+      { class: "user", title: groups.length ? `Groups: ${groups.join(", ")}` : undefined },
+      icon("user"),
+      h("span", { class: "user-name", text: session.user || "unknown user" }),
+      session.mode === "local" ? h("span", { class: "user-mode", text: "kubeconfig", title: "Every call uses your kubeconfig's credentials." }) : null,
+    ),
+  );
+  if (session.mode === "token") {
+    host.append(
+      button("Sign out", {
+        variant: "ghost-light",
+        small: true,
+        iconName: "logout",
+        onClick: async () => {
+          try {
+            await api.signOut();
+          } catch {
+            // Signing out of a session the server already forgot is still signing out.
+          }
+          await loadSession();
+          toast("You are signed out.", { tone: "info" });
+          route();
+        },
+      }),
+    );
+  }
+}
+
+function renderNav(active) {
+  for (const item of document.querySelectorAll(".nav-item")) {
+    const on = item.dataset.nav === active;
+    item.classList.toggle("is-active", on);
+    if (on) item.setAttribute("aria-current", "page");
+    else item.removeAttribute("aria-current");
+  }
+  const foot = document.getElementById("nav-foot");
+  clear(foot);
+  const session = state.session;
+  if (session && session.signed_in) {
+    const p = session.permissions || {};
+    const role = p.enable_namespaces && p.edit_templates ? "Admin: enables namespaces, edits templates" : p.edit_templates ? "Edits templates" : p.enable_namespaces ? "Enables namespaces" : "Developer: attaches templates where allowed";
+    foot.append(h("div", { class: "nav-role", text: role }));
+  }
+}
+
+function crumbs(list) {
+  if (!list || list.length < 2) return null;
+  const nav = h("nav", { class: "crumbs", "aria-label": "Breadcrumb" });
+  const ol = h("ol");
+  list.forEach((c, i) => {
+    const last = i === list.length - 1;
+    ol.append(h("li", null, last || !c.href ? h("span", { "aria-current": last ? "page" : undefined, text: c.label }) : h("a", { href: c.href, text: c.label })));
+  });
+  nav.append(ol);
+  return nav;
+}
+
+// --- views and live refresh --------------------------------------------------------------------
+
+function stop() {
+  state.generation += 1;
+  clearTimeout(state.timer);
+  state.timer = null;
+  state.refreshNow = null;
+}
+
+function kick() {
+  state.fastUntil = Date.now() + FAST_WINDOW_MS;
+  if (state.refreshNow) state.refreshNow();
+}
+
+function show(viewFactory, params) {
+  stop();
+  const generation = state.generation;
+  const main = document.getElementById("main");
+  const staleSlot = h("div", { class: "stale-slot" });
+  const body = h("div", { class: "view" }, loading());
+  const crumbSlot = h("div", { class: "crumb-slot" });
+  replace(main, crumbSlot, staleSlot, body);
+
+  const ctx = {
+    session: state.session,
+    kick,
+    refresh: () => refresh(),
+    navigate: (hash) => {
+      window.location.hash = hash;
+    },
+    setCrumbs: (list) => replace(crumbSlot, crumbs(list)),
+  };
+  const view = viewFactory(params, ctx);
+  renderNav(view.nav);
+  ctx.setCrumbs(view.crumbs);
+  document.title = view.title ? `${view.title} · netfence` : "netfence";
+
+  let lastKey = null;
+  let shown = null;
+  let busy = false;
+  let loaded = false;
+
+  async function refresh() {
+    if (busy || generation !== state.generation) return;
+    busy = true;
+    try {
+      const data = await view.load();
+      if (generation !== state.generation) return;
+      clear(staleSlot);
+      loaded = true;
+      const key = JSON.stringify(data);
+      if (key === lastKey) return;
+      lastKey = key;
+      const node = view.render(data);
+      if (node && node !== shown) {
+        replace(body, node);
+        shown = node;
+      }
+    } catch (error) {
+      if (generation !== state.generation) return;
+      if (error.status === 401) return; // the sign-in page takes over
+      if (!loaded) {
+        lastKey = null;
+        replace(
+          body,
+          emptyState({
+            iconName: error.status === 403 ? "lock" : "warning",
+            title: error.status === 403 ? "Not allowed" : error.status === 404 ? "Not found" : "Could not load this page",
+            text: error.message,
+            action: button("Try again", { variant: "secondary", iconName: "refresh", onClick: () => refresh() }),
+          }),
+        );
+      } else {
+        replace(staleSlot, banner("warn", `Could not refresh this page: ${error.message} What you see may be out of date.`));
+      }
+    } finally {
+      busy = false;
+    }
+  }
+
+  async function tick() {
+    if (generation !== state.generation) return;
+    if (view.poll !== false && document.visibilityState === "visible") await refresh();
+    if (generation !== state.generation) return;
+    state.timer = setTimeout(tick, Date.now() < state.fastUntil ? FAST_POLL_MS : POLL_MS);
+  }
+
+  state.refreshNow = () => {
+    clearTimeout(state.timer);
+    tick();
+  };
+  refresh().then(() => {
+    if (generation === state.generation) state.timer = setTimeout(tick, POLL_MS);
+  });
+}
+
+async function loadSession() {
+  state.session = await api.session();
+  setCsrf(state.session.csrf_token);
+  renderUser();
+  return state.session;
+}
+
+function route() {
+  const hash = window.location.hash || "";
+  const session = state.session;
+  if (!session) return;
+  if (!session.signed_in) {
+    stop();
+    renderNav(null);
+    document.body.classList.add("signed-out");
+    const main = document.getElementById("main");
+    replace(
+      main,
+      signInView({
+        notice: state.signInNotice,
+        onSignedIn: (fresh) => {
+          state.signInNotice = null;
+          state.session = fresh;
+          setCsrf(fresh.csrf_token);
+          renderUser();
+          toast(`Signed in as ${fresh.user}.`, { tone: "ok" });
+          route();
+        },
+      }),
+    );
+    return;
+  }
+  document.body.classList.remove("signed-out");
+  const found = match(hash);
+  if (!found) {
+    window.location.replace("#/namespaces");
+    return;
+  }
+  show(found.view, found.params);
+  document.getElementById("main").focus({ preventScroll: true });
+}
+
+async function boot() {
+  whenSignedOut(async () => {
+    if (state.session && state.session.mode === "token" && state.session.signed_in) {
+      state.signInNotice = "Your session has ended; sign in again to continue.";
+      await loadSession();
+      route();
+    }
+  });
+  try {
+    await loadSession();
+  } catch (error) {
+    replace(document.getElementById("main"), emptyState({ iconName: "warning", title: "netfence is not reachable", text: error.message }));
+    return;
+  }
+  window.addEventListener("hashchange", route);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && state.refreshNow) state.refreshNow();
+  });
+  route();
+}
+
+boot();

@@ -1,0 +1,115 @@
+// One namespace: its controllers with their templates, all of its policies, backup, events.
+
+import { api } from "./api.js";
+import { h, icon, replace, plural } from "./dom.js";
+import { badge, banner, card, pageHeader, table, emptyState } from "./ui.js";
+import {
+  controllerHref,
+  enableDisableButton,
+  eventsList,
+  policiesTable,
+  rememberNamespace,
+  stateBadge,
+  templateChips,
+  NO_ATTACH,
+} from "./parts.js";
+
+// A developer may not read backups, and the API then reports a managed namespace as still
+// "enabling" (the backup's phase is what says "done"). The label is what they can know.
+export function visibleState(detail, session) {
+  const readsBackups = session && session.permissions && session.permissions.read_backups;
+  if (detail.state === "enabling" && readsBackups === false) return "managed";
+  return detail.state;
+}
+
+export function namespaceView([ns], ctx) {
+  const root = h("div", { class: "page" });
+  const open = new Set();
+  let data = null;
+
+  const draw = () => {
+    const { detail, events, eventsError } = data;
+    const stateWord = visibleState(detail, ctx.session);
+    const managed = stateWord === "managed" || stateWord === "enabling";
+    const canAttach = Boolean(detail.permissions.attach);
+    const row = { name: detail.name, state: stateWord, backup: detail.backup || [], managed_policies: detail.policies.filter((p) => p.managed).length };
+    const ownPolicies = detail.policies.filter((p) => p.managed).length;
+    replace(
+      root,
+      pageHeader({
+        title: detail.name,
+        badges: [stateBadge(stateWord)],
+        subtitle: `${plural(detail.controllers.length, "controller")} · ${plural(ownPolicies, "policy", "policies")} by netfence · ${plural(detail.unmanaged_policies, "policy", "policies")} made elsewhere`,
+        actions: [enableDisableButton(row, detail.permissions, ctx, { small: false })],
+      }),
+      detail.warnings.map((w) => banner("warn", w)),
+      !managed && detail.unmanaged_policies
+        ? banner("warn", `${plural(detail.unmanaged_policies, "NetworkPolicy was", "NetworkPolicies were")} made outside netfence. Enabling netfence backs them up and replaces them with its defaults.`, { title: "Unmanaged policies" })
+        : null,
+      !managed && stateWord !== "system" && stateWord !== "refused"
+        ? banner("info", "netfence does not manage this namespace. Templates attached here take effect once an admin enables it.")
+        : null,
+      canAttach ? null : banner("info", NO_ATTACH, { title: "Read-only" }),
+      card({
+        title: "Controllers",
+        subtitle: "Attach templates to open exactly the traffic each workload needs.",
+        body: table({
+          label: "Controllers",
+          columns: [{ title: "Controller" }, { title: "Templates" }, { title: "Selected by" }],
+          empty: emptyState({ iconName: "box", title: "No controllers", text: "Deployments, StatefulSets, DaemonSets and CronJobs of this namespace appear here." }),
+          rows: detail.controllers.map((c) => [
+            h("a", { href: controllerHref(ns, c.kind, c.name), class: "ctl-link" }, h("span", { class: "kind", text: c.kind }), h("span", { class: "strong-link", text: c.name })),
+            templateChips(ns, c, { canAttach, ctx, namespaceManaged: managed }),
+            h("span", { title: c.policies.join(", ") || "No policy selects these pods", class: c.policies.length ? "" : "muted", text: plural(c.policies.length, "policy", "policies") }),
+          ]),
+        }),
+      }),
+      card({
+        title: "Network policies",
+        subtitle: "Every NetworkPolicy in the namespace, made by netfence or not. Click a name for its YAML.",
+        body: policiesTable(ns, detail.policies, { openSet: open, redraw: draw, canUpdate: canAttach, ctx, emptyText: managed ? "netfence is creating its defaults." : "Nothing restricts traffic here: every pod accepts traffic from anywhere." }),
+      }),
+      h(
+        "div",
+        { class: "grid-2" },
+        card({
+          title: "Backup",
+          subtitle: "Policies that existed before netfence took over.",
+          body: backupBlock(detail),
+        }),
+        card({ title: "Recent events", subtitle: "What netfence did and refused here, newest first.", body: eventsList(events, { error: eventsError }) }),
+      ),
+    );
+  };
+
+  return {
+    nav: "namespaces",
+    title: ns,
+    crumbs: [{ label: "Network Policies", href: "#/namespaces" }, { label: ns }],
+    async load() {
+      const [detail, events] = await Promise.all([api.namespace(ns), api.events(ns).catch((error) => ({ error: error.message }))]);
+      rememberNamespace(ns);
+      return Array.isArray(events) ? { detail, events } : { detail, events: [], eventsError: `Events are not available: ${events.error}` };
+    },
+    render(d) {
+      data = d;
+      draw();
+      return root;
+    },
+  };
+}
+
+function backupBlock(detail) {
+  if (detail.backup === null) {
+    return h("p", { class: "muted" }, icon("lock", "inline-icon"), "No backup, or you may not read backups (they hold other teams' policies).");
+  }
+  if (!detail.backup.length) return h("p", { class: "muted", text: "The backup is empty: there were no policies here when netfence took over." });
+  return h(
+    "div",
+    { class: "stack" },
+    h("ul", { class: "plain-list" }, detail.backup.map((name) => h("li", null, icon("archive", "inline-icon"), h("span", { class: "mono", text: name })))),
+    h("p", { class: "muted small", text: "Disable netfence here and choose “Restore the backup” to put them back." }),
+  );
+}
+
+export { badge };

@@ -1,0 +1,159 @@
+// Network Policies: every namespace, whether netfence manages it, and what is in it.
+
+import { api } from "./api.js";
+import { h, icon, replace, plural } from "./dom.js";
+import { badge, banner, button, card, emptyState, pageHeader, statTile, table } from "./ui.js";
+import { enableDisableButton, namespaceHref, recentNamespaces, stateBadge, NO_ENABLE } from "./parts.js";
+
+const SYSTEM = new Set(["system", "refused"]);
+
+export function namespacesView(_params, ctx) {
+  const root = h("div", { class: "page" });
+  const search = h("input", { type: "search", class: "input input-search", placeholder: "Filter namespaces", "aria-label": "Filter namespaces" });
+  const showSystem = h("input", { type: "checkbox", id: "show-system" });
+  const region = h("div", { class: "stack" });
+  let data = null;
+
+  const draw = () => {
+    if (data.forbidden) {
+      replace(region, openByName(data.forbidden, ctx));
+      return;
+    }
+    const rows = data.namespaces;
+    const q = search.value.trim().toLowerCase();
+    const visible = rows.filter((r) => (showSystem.checked || !SYSTEM.has(r.state)) && (!q || r.name.toLowerCase().includes(q)));
+    const ordinary = rows.filter((r) => !SYSTEM.has(r.state));
+    const managed = ordinary.filter((r) => r.state === "managed").length;
+    const unmanagedPolicies = ordinary.reduce((sum, r) => sum + r.unmanaged_policies, 0);
+    const may = data.permissions.enable_namespaces;
+    const refused = rows.filter((r) => r.state === "refused");
+    replace(
+      region,
+      h(
+        "div",
+        { class: "stats" },
+        statTile("Managed namespaces", `${managed} of ${ordinary.length}`, { tone: "ok" }),
+        statTile("Unmanaged policies", unmanagedPolicies, { tone: unmanagedPolicies ? "warn" : undefined, hint: unmanagedPolicies ? "made outside netfence" : "none outside netfence" }),
+        statTile("Controllers", ordinary.reduce((sum, r) => sum + r.controllers, 0)),
+        statTile("Templates attached", ordinary.reduce((sum, r) => sum + r.attached_templates, 0)),
+      ),
+      refused.map((r) => banner("danger", `${r.name} is a system namespace labelled managed; netfence refuses to manage it. Remove the label netfence.io/managed.`)),
+      may ? null : banner("info", NO_ENABLE, { title: "Read-only for namespaces" }),
+      card({
+        title: "Namespaces",
+        subtitle: `${plural(visible.length, "namespace")} shown of ${rows.length}`,
+        body: table({
+          label: "Namespaces",
+          columns: [
+            { title: "Namespace" },
+            { title: "Status" },
+            { title: "Policies" },
+            { title: "Controllers", className: "num" },
+            { title: "Templates attached", className: "num" },
+            { title: "Backup" },
+            { title: "", className: "col-actions" },
+          ],
+          empty: emptyState({ iconName: "search", title: "No namespace matches", text: q ? `Nothing is called like “${search.value.trim()}”.` : "Turn on “Show system namespaces” to see them." }),
+          rows: visible.map((r) => ({
+            className: SYSTEM.has(r.state) ? "is-dim" : undefined,
+            cells: [
+              h("a", { href: namespaceHref(r.name), class: "strong-link", text: r.name }),
+              stateBadge(r.state),
+              policyCell(r),
+              h("span", { text: String(r.controllers) }),
+              h("span", { text: String(r.attached_templates) }),
+              r.backed_up ? h("span", { title: "Policies netfence replaced and can restore" }, icon("archive", "inline-icon"), plural(r.backed_up, "policy", "policies")) : h("span", { class: "muted", text: "—" }),
+              enableDisableButton(r, data.permissions, ctx),
+            ],
+          })),
+        }),
+      }),
+    );
+  };
+
+  search.addEventListener("input", () => data && draw());
+  showSystem.addEventListener("change", () => data && draw());
+
+  root.append(
+    pageHeader({
+      title: "Network Policies",
+      subtitle: "Enable netfence per namespace: it backs up the existing policies, then keeps a safe baseline (deny all ingress, allow traffic inside the namespace).",
+    }),
+    h("div", { class: "toolbar" }, h("label", { class: "search" }, icon("search"), search), h("label", { class: "check check-inline", for: "show-system" }, showSystem, h("span", { text: "Show system namespaces" }))),
+    region,
+  );
+
+  return {
+    nav: "namespaces",
+    title: "Network Policies",
+    crumbs: [{ label: "Network Policies" }],
+    async load() {
+      try {
+        return await api.namespaces();
+      } catch (error) {
+        if (error.status === 403) return { forbidden: error.message };
+        throw error;
+      }
+    },
+    render(d) {
+      data = d;
+      root.querySelector(".toolbar").hidden = Boolean(d.forbidden);
+      draw();
+      return root;
+    },
+  };
+}
+
+function policyCell(r) {
+  const parts = [];
+  if (r.managed_policies) parts.push(h("span", { class: "pol-count", title: "Made by netfence", text: `${r.managed_policies} by netfence` }));
+  if (r.unmanaged_policies) {
+    parts.push(
+      badge(
+        `⚠ ${plural(r.unmanaged_policies, "unmanaged policy", "unmanaged policies")}`,
+        "warn",
+        r.state === "managed" ? "Made outside netfence; they apply alongside netfence's." : "Made outside netfence; enabling backs them up and replaces them.",
+      ),
+    );
+  }
+  if (!parts.length) return h("span", { class: "muted", text: "none" });
+  return h("div", { class: "cell-stack" }, parts);
+}
+
+function openByName(message, ctx) {
+  const input = h("input", { type: "text", class: "input", id: "open-ns", placeholder: "e.g. team-a", autocomplete: "off", spellcheck: "false" });
+  const form = h(
+    "form",
+    {
+      class: "inline-form",
+      onsubmit: (event) => {
+        event.preventDefault();
+        const name = input.value.trim();
+        if (name) ctx.navigate(namespaceHref(name));
+      },
+    },
+    h("label", { class: "label", for: "open-ns", text: "Namespace name" }),
+    h("div", { class: "inline-row" }, input, h("button", { type: "submit", class: "btn btn-primary" }, h("span", { text: "Open namespace" }))),
+  );
+  const recent = recentNamespaces();
+  setTimeout(() => input.focus(), 0);
+  return h(
+    "div",
+    { class: "stack" },
+    banner("info", message, { title: "You cannot list every namespace" }),
+    card({
+      title: "Open a namespace by name",
+      subtitle: "Your access is limited to some namespaces. Open one you work in to see its controllers and policies and attach templates.",
+      body: h(
+        "div",
+        { class: "stack" },
+        form,
+        recent.length
+          ? h("div", null, h("p", { class: "label", text: "Recently opened" }), h("div", { class: "chips" }, recent.map((n) => h("a", { class: "chip chip-link", href: namespaceHref(n), text: n }))))
+          : null,
+      ),
+    }),
+  );
+}
+
+export { button };
