@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from netfence.cli import (
+    connectivity_cmd,
     controller_cmd,
     controlplane_cmd,
     demo_cmd,
@@ -58,6 +59,7 @@ def _root(
 
 namespaces_cmd.register(app)
 workloads_cmd.register(app)
+connectivity_cmd.register(app)
 controller_cmd.register(app)
 demo_cmd.register(app)
 serve_cmd.register(app)

@@ -145,7 +145,8 @@ def _without_dns(evaluator: Evaluator, dns: Sequence[Endpoint], count: int) -> l
             Finding(
                 kind=Kind.NO_DNS,
                 message=(
-                    f"{_some(names)} can send only what {_list(policies)} allow, and no rule "
+                    f"{_some(names)} can send only what {_list(policies)} "
+                    f"{'allows' if len(policies) == 1 else 'allow'}, and no rule "
                     f"allows DNS (UDP port 53 to the cluster DNS, pods labelled "
                     f"k8s-app=kube-dns in kube-system): every name lookup will fail"
                 ),
