@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from lightkube import ApiError
+from starlette.exceptions import HTTPException
 
 from netfence.core import errors
 
@@ -38,6 +40,15 @@ _STATUS: dict[type[errors.NetfenceError], int] = {
 }
 
 
+def _status(exc: errors.NetfenceError) -> int:
+    cause = exc.__cause__
+    # The API server did not accept the credentials (an expired or revoked token): 401,
+    # so a client can tell "sign in again" from "you may not" (403).
+    if isinstance(exc, errors.AccessDenied) and isinstance(cause, ApiError):
+        return 401 if cause.status.code == 401 else 403
+    return next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 500)
+
+
 def _body(message: str, field: str | None, details: list[dict[str, Any]]) -> dict[str, Any]:
     return {"message": message, "field": field, "errors": details}
 
@@ -53,12 +64,19 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(errors.NetfenceError)
     async def _domain(_: Request, exc: errors.NetfenceError) -> JSONResponse:
-        status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 500)
+        status = _status(exc)
         if isinstance(exc, errors.InvalidTemplate):
             details = field_errors(exc)
             first = details[0]["field"] if details else None
             return JSONResponse(_body(str(exc), first, details), status_code=status)
         return JSONResponse(_body(str(exc), None, []), status_code=status)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        # Routing errors (no such path, method not allowed) in the same shape as the rest.
+        return JSONResponse(
+            _body(str(exc.detail), None, []), status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -78,6 +78,11 @@ def read_backups(netfence_namespace: str) -> Question:
     return Question("get", "configmaps", namespace=netfence_namespace)
 
 
+def restore_in(namespace: str) -> Question:
+    """Restoring a backup recreates NetworkPolicies with the caller's credentials."""
+    return Question("create", "networkpolicies", group="networking.k8s.io", namespace=namespace)
+
+
 def attach_in(namespace: str, kind: WorkloadKind = WorkloadKind.DEPLOYMENT) -> Question:
     group = converting.API_VERSIONS[kind.value].split("/")[0]
     return Question("patch", f"{kind.value.lower()}s", group=group, namespace=namespace)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import yaml
 from fastapi import APIRouter
 
 from netfence import services
@@ -13,6 +14,7 @@ from netfence.core.summaries import summarize_namespace
 from netfence.kube import actions, reading, template_store
 from netfence.web import permissions, schemas, views
 from netfence.web.callers import Caller, CallerDep, ChangingCallerDep
+from netfence.web.errors import ApiProblem
 
 router = APIRouter(prefix="/api/v1/namespaces", tags=["namespaces"])
 
@@ -110,6 +112,16 @@ async def disable(
 ) -> schemas.DisableResult:
     """Remove the label; with `restore`, wait for netfence's policies to go, then restore."""
     ns = caller.settings.netfence_namespace
+    if body.restore and not await permissions.can(caller, permissions.restore_in(namespace)):
+        # Asked before anything changes: refusing the restore after the label is gone
+        # would report a failure for a namespace that was in fact disabled.
+        raise ApiProblem(
+            403,
+            f"You may not restore the backup of {namespace}: that recreates NetworkPolicies "
+            "there, which your role does not allow. Nothing was changed; disable without "
+            "restoring, or ask someone who may create NetworkPolicies in this namespace.",
+            field="restore",
+        )
     await actions.set_namespace_managed(caller.client, namespace, managed=False)
     if not body.restore:
         return schemas.DisableResult(
@@ -154,12 +166,18 @@ async def _proposal(caller: Caller, namespace: str, name: str) -> services.Updat
     return services.propose_update(state, stored.catalog, name)
 
 
+def _spec_yaml(spec: object) -> str:
+    # Both sides in one key order (the API server returns keys sorted, rendering does
+    # not), so that a line diff of current and proposed shows only real changes.
+    return yaml.safe_dump({"spec": spec}, sort_keys=True)
+
+
 def _preview(proposal: services.UpdateProposal) -> schemas.UpdatePreview:
     return schemas.UpdatePreview(
         policy=proposal.policy,
         template=proposal.template.name,
-        current_yaml=views.to_yaml({"spec": proposal.current_spec}),
-        proposed_yaml=views.to_yaml({"spec": proposal.proposed_spec}),
+        current_yaml=_spec_yaml(proposal.current_spec),
+        proposed_yaml=_spec_yaml(proposal.proposed_spec),
         changed=proposal.changed,
     )
 
