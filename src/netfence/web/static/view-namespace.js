@@ -58,7 +58,7 @@ export function namespaceView([ns], ctx) {
           columns: [{ title: "Controller" }, { title: "Templates" }, { title: "Selected by" }],
           empty: emptyState({ iconName: "box", title: "No controllers", text: "Deployments, StatefulSets, DaemonSets and CronJobs of this namespace appear here." }),
           rows: detail.controllers.map((c) => [
-            h("a", { href: controllerHref(ns, c.kind, c.name), class: "ctl-link" }, h("span", { class: "kind", text: c.kind }), h("span", { class: "strong-link", text: c.name })),
+            h("a", { href: controllerHref(ns, c.kind, c.name), class: "ctl-link", "aria-label": `${c.kind} ${c.name}` }, h("span", { class: "kind", text: c.kind }), h("span", { class: "strong-link", text: c.name })),
             templateChips(ns, c, { canAttach, ctx, namespaceManaged: managed }),
             h("span", { title: c.policies.join(", ") || "No policy selects these pods", class: c.policies.length ? "" : "muted", text: plural(c.policies.length, "policy", "policies") }),
           ]),

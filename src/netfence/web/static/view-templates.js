@@ -305,7 +305,7 @@ export function templateEditorView(params, ctx) {
     }
     const blocked = checking || errors.length > 0 || !textarea.value.trim() || (!existing && !nameInput.value.trim()) || conflict;
     const why = checking ? "Waiting for the check to finish" : errors.length ? "Fix the problems first" : !dirty() ? "Nothing changed yet" : undefined;
-    const save = button(existing ? "Save changes" : "Create template", {
+    const saveButton = button(existing ? "Save changes" : "Create template", {
       variant: "primary",
       disabled: blocked || !dirty(),
       title: blocked || !dirty() ? why : undefined,
@@ -313,7 +313,7 @@ export function templateEditorView(params, ctx) {
     });
     replace(
       saveBar,
-      save,
+      saveButton,
       button("Cancel", { onClick: () => ctx.navigate("#/templates") }),
       existing && catalog.templates.some((t) => t.name === existing)
         ? h("span", { class: "save-bar-right" }, button("Delete template", { variant: "ghost-danger", iconName: "trash", onClick: () => confirmDelete(catalog.templates.find((t) => t.name === existing), resourceVersion, { kick: () => ctx.navigate("#/templates") }) }))
