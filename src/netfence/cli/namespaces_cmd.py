@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from lightkube import AsyncClient
 
-from netfence import services
-from netfence.cli import output
+from netfence import analysis, services
+from netfence.cli import impacts, output
 from netfence.cli.context import Settings, fail, out, run, settings
 from netfence.cli.output import Format
 from netfence.core import naming, summaries, templates
@@ -99,21 +99,33 @@ async def _enable(s: Settings, name: str, *, dry_run: bool, wait: float, fmt: Fo
         backed_up = sorted(p.name for p in state.policies if not p.is_managed)
         creates = [st.name for st in preview.steps if isinstance(st, ApplyPolicy)]
         deletes = [st.name for st in preview.steps if isinstance(st, DeletePolicy)]
+        # Only a dry run computes the effect on connectivity: it reads the whole cluster.
+        inventory = await impacts.survey_or_none(client) if dry_run else None
+        effect = (
+            analysis.preview_enable(
+                inventory, state, stored.catalog, netfence_namespace=s.netfence_namespace
+            ).impact
+            if inventory is not None
+            else None
+        )
         if fmt is not Format.TABLE:
-            output.emit_data(
-                {
-                    "namespace": name,
-                    "dryRun": dry_run,
-                    "backup": backed_up,
-                    "delete": deletes,
-                    "create": creates,
-                    "warnings": [n.message for n in preview.refusals],
-                },
-                fmt,
-            )
+            data: dict[str, object] = {
+                "namespace": name,
+                "dryRun": dry_run,
+                "backup": backed_up,
+                "delete": deletes,
+                "create": creates,
+                "warnings": [n.message for n in preview.refusals],
+            }
+            if effect is not None:
+                data["impact"] = effect.as_json()
+            output.emit_data(data, fmt)
         if dry_run:
             if fmt is Format.TABLE:
                 _print_preview(name, backed_up, deletes, creates, preview.refusals, state)
+                if effect is not None:
+                    impacts.print_impact(effect)
+                out.print("[dim]Dry run: nothing was changed.[/]")
             return
         already = state.namespace is not None and state.namespace.wants_management
         if not already:
@@ -162,7 +174,6 @@ def _print_preview(
         out.print(f"    + {policy}")
     for notice in refusals:
         out.print(f"  [yellow]warning:[/] {notice.message}", highlight=False)
-    out.print("[dim]Dry run: nothing was changed.[/]")
 
 
 async def _wait_for_phase(
