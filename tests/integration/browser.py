@@ -49,11 +49,11 @@ async def launch(playwright: Playwright) -> Browser:
     )
 
 
-async def screenshot(page: Page, name: str) -> Path:
-    """Save what the page shows now (the whole page, not just the viewport)."""
+async def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    """Save what the page shows now: the whole page, or (for dialogs) the window."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    await page.screenshot(path=str(path), full_page=True)
+    await page.screenshot(path=str(path), full_page=full_page)
     return path
 
 

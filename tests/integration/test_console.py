@@ -164,7 +164,7 @@ async def test_admin_enables_a_namespace_holding_unmanaged_policies(
         await expect(dialog.get_by_role("button", name=name, exact=True)).to_be_visible()
     await dialog.get_by_role("button", name="legacy-a", exact=True).click()
     await expect(dialog.get_by_text("cidr: 10.0.0.0/8")).to_be_visible()
-    await browser.screenshot(page, "03-enable-preview")
+    await browser.screenshot(page, "03-enable-preview", full_page=False)
     await dialog.get_by_role("button", name=f"Enable {ns}").click()
 
     # Said in words, then the controller's result shows without a reload.
@@ -240,7 +240,7 @@ async def test_admin_fixes_a_template_attaches_it_and_updates_the_policy(
     await dialog.get_by_placeholder("Filter templates").fill(template)
     await dialog.get_by_text(template, exact=True).click()
     await expect(dialog).to_contain_text("Ingress on TCP 8080 from the frontend pods")
-    await browser.screenshot(page, "08-attach-dialog")
+    await browser.screenshot(page, "08-attach-dialog", full_page=False)
     await dialog.get_by_role("button", name=f"Attach {template}").click()
     await expect(toast(page, f"Template {template} attached to Deployment/web")).to_be_visible()
     controllers = page.get_by_role("table", name="Controllers")
@@ -277,7 +277,7 @@ async def test_admin_fixes_a_template_attaches_it_and_updates_the_policy(
     dialog = page.get_by_role("dialog", name=f"Update {policy} to the current template")
     await expect(dialog.get_by_label("Changes")).to_contain_text("port: 8081")
     await expect(dialog.get_by_label("Changes")).to_contain_text("port: 8080")
-    await browser.screenshot(page, "12-update-preview")
+    await browser.screenshot(page, "12-update-preview", full_page=False)
     await dialog.get_by_role("button", name="Update policy").click()
     await expect(toast(page, f"Policy {policy} is being updated")).to_be_visible()
     await expect(policy_row).to_contain_text("up to date")
@@ -452,7 +452,7 @@ async def test_developer_attaches_in_their_namespace_and_is_refused_elsewhere(
         page.get_by_text("You may not edit templates; an admin can.").first
     ).to_be_visible()
     await expect(page.get_by_role("button", name="New template")).to_be_disabled()
-    await expect(page.get_by_role("button", name="Delete http", exact=True)).to_be_disabled()
+    await expect(page.get_by_role("button", name="Delete http", exact=True)).to_have_count(0)
     await expect(page.get_by_role("button", name="View http", exact=True)).to_be_enabled()
     await browser.screenshot(page, "15-developer-templates")
     await page.get_by_role("button", name="View http", exact=True).click()
@@ -494,6 +494,6 @@ async def test_developer_attaches_in_their_namespace_and_is_refused_elsewhere(
     await expect(dialog.get_by_role("alert")).to_contain_text(
         f"You may not attach templates to controllers in namespace {team_a}; ask an admin"
     )
-    await browser.screenshot(page, "18-developer-refused")
+    await browser.screenshot(page, "18-developer-refused", full_page=False)
     await dialog.get_by_role("button", name="Cancel").click()
     assert await kube.get_policy(admin, team_a, "deploy-api-https") is None

@@ -138,6 +138,7 @@ function show(viewFactory, params) {
     setCrumbs: (list) => replace(crumbSlot, crumbs(list)),
   };
   const view = viewFactory(params, ctx);
+  state.view = view;
   renderNav(view.nav);
   ctx.setCrumbs(view.crumbs);
   document.title = view.title ? `${view.title} · netfence` : "netfence";
@@ -208,12 +209,29 @@ async function loadSession() {
   return state.session;
 }
 
+// Leaving a view with unsaved work (the template editor) asks first.
+function onHashChange() {
+  if (state.restoring) {
+    state.restoring = false;
+    return;
+  }
+  const warning = state.view && state.view.unsavedWork ? state.view.unsavedWork() : null;
+  if (warning && !window.confirm(warning)) {
+    state.restoring = true;
+    window.location.hash = state.hash;
+    return;
+  }
+  route();
+}
+
 function route() {
+  state.hash = window.location.hash;
   const hash = window.location.hash || "";
   const session = state.session;
   if (!session) return;
   if (!session.signed_in) {
     stop();
+    state.view = null;
     renderNav(null);
     document.body.classList.add("signed-out");
     const main = document.getElementById("main");
@@ -257,7 +275,7 @@ async function boot() {
     replace(document.getElementById("main"), emptyState({ iconName: "warning", title: "netfence is not reachable", text: error.message }));
     return;
   }
-  window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", onHashChange);
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && state.refreshNow) state.refreshNow();
   });

@@ -107,9 +107,10 @@ export function relativeTime(iso) {
   return `${days} d ago`;
 }
 
+// The first paragraph of a description, its hard line breaks joined (YAML block text).
 export function firstLine(text) {
-  const line = (text || "").trim().split("\n")[0];
-  return line || "";
+  const paragraph = (text || "").trim().split(/\n\s*\n/)[0];
+  return paragraph.replace(/\s*\n\s*/g, " ");
 }
 
 export function debounce(fn, ms) {

@@ -131,6 +131,7 @@ export function openDisableDialog(ns, { backup, managedPolicies }, ctx) {
   const hasBackup = Array.isArray(backup) ? backup.length > 0 : backup > 0;
   const restore = h("input", { type: "checkbox", id: "restore-backup", checked: hasBackup, disabled: !hasBackup });
   const backupText = Array.isArray(backup) && backup.length ? `: ${backup.join(", ")}` : "";
+  const openWarning = banner("warn", "Without the backup, only NetworkPolicies made outside netfence remain; if there are none, every pod here accepts traffic from anywhere.");
   const body = h(
     "div",
     { class: "stack" },
@@ -141,8 +142,13 @@ export function openDisableDialog(ns, { backup, managedPolicies }, ctx) {
       restore,
       h("span", null, h("strong", { text: "Restore the backup" }), h("span", { class: "check-help", text: hasBackup ? ` — put back the ${plural(Array.isArray(backup) ? backup.length : backup, "policy", "policies")} netfence replaced${backupText}.` : " — there is no backup of this namespace." })),
     ),
-    banner("warn", "Without any NetworkPolicy, every pod of the namespace accepts traffic from anywhere."),
+    openWarning,
   );
+  const syncWarning = () => {
+    openWarning.hidden = restore.checked;
+  };
+  restore.addEventListener("change", syncWarning);
+  syncWarning();
   modal({
     title: `Disable netfence in ${ns}`,
     body,
@@ -380,12 +386,6 @@ export function openUpdateDialog(ns, policy, ctx) {
         p.changed ? null : banner("info", "The rules are the same; updating only records the template's current version."),
         h("p", null, "Template ", h("strong", { class: "mono", text: p.template }), ": lines marked − go, lines marked + come."),
         diffView(p.current_yaml, p.proposed_yaml),
-        h(
-          "div",
-          { class: "split" },
-          h("div", null, h("h3", { class: "split-title", text: "Now" }), yamlView(p.current_yaml)),
-          h("div", null, h("h3", { class: "split-title", text: "After the update" }), yamlView(p.proposed_yaml)),
-        ),
       );
       dlg.setConfirmEnabled(true);
     })

@@ -75,7 +75,7 @@ export function namespaceView([ns], ctx) {
         card({
           title: "Backup",
           subtitle: "Policies that existed before netfence took over.",
-          body: backupBlock(detail),
+          body: backupBlock(detail, ctx.session),
         }),
         card({ title: "Recent events", subtitle: "What netfence did and refused here, newest first.", body: eventsList(events, { error: eventsError }) }),
       ),
@@ -99,9 +99,13 @@ export function namespaceView([ns], ctx) {
   };
 }
 
-function backupBlock(detail) {
+function backupBlock(detail, session) {
+  const readsBackups = !session || !session.permissions || session.permissions.read_backups !== false;
+  if (!readsBackups) {
+    return h("p", { class: "muted" }, icon("lock", "inline-icon"), "You may not read backups: they hold the policies of every team. An admin can restore them.");
+  }
   if (detail.backup === null) {
-    return h("p", { class: "muted" }, icon("lock", "inline-icon"), "No backup, or you may not read backups (they hold other teams' policies).");
+    return h("p", { class: "muted", text: "There is no backup: netfence has not taken over this namespace yet." });
   }
   if (!detail.backup.length) return h("p", { class: "muted", text: "The backup is empty: there were no policies here when netfence took over." });
   return h(

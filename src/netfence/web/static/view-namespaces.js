@@ -32,7 +32,7 @@ export function namespacesView(_params, ctx) {
       h(
         "div",
         { class: "stats" },
-        statTile("Managed namespaces", `${managed} of ${ordinary.length}`, { tone: "ok" }),
+        statTile("Managed namespaces", `${managed} of ${ordinary.length}`, { tone: managed ? "ok" : undefined }),
         statTile("Unmanaged policies", unmanagedPolicies, { tone: unmanagedPolicies ? "warn" : undefined, hint: unmanagedPolicies ? "made outside netfence" : "none outside netfence" }),
         statTile("Controllers", ordinary.reduce((sum, r) => sum + r.controllers, 0)),
         statTile("Templates attached", ordinary.reduce((sum, r) => sum + r.attached_templates, 0)),

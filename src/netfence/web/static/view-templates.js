@@ -50,6 +50,8 @@ export function templatesView(_params, ctx) {
       }),
     );
     const q = search.value.trim().toLowerCase();
+    // Who may not list every namespace's policies cannot see where templates are used.
+    const showUses = data.templates.some((t) => t.used_by !== null);
     const rows = data.templates
       .slice()
       .sort((a, b) => a.name.localeCompare(b.name))
@@ -78,7 +80,7 @@ export function templatesView(_params, ctx) {
         subtitle: `${plural(data.templates.length, "template")} in the catalog (ConfigMap netfence-templates). Developers attach them to their controllers.`,
         body: table({
           label: "Templates",
-          columns: [{ title: "Name" }, { title: "Opens" }, { title: "Description", className: "col-desc" }, { title: "Used by" }, { title: "", className: "col-actions" }],
+          columns: [{ title: "Name" }, { title: "Opens" }, { title: "Description", className: "col-desc" }, showUses ? { title: "Used by" } : null, { title: "", className: "col-actions" }].filter(Boolean),
           empty: emptyState({
             iconName: "template",
             title: q ? "No template matches" : "No templates yet",
@@ -88,22 +90,23 @@ export function templatesView(_params, ctx) {
             h("a", { href: `#/templates/${encodeURIComponent(t.name)}`, class: "mono strong-link", text: t.name }),
             typeBadges(t.policy_types),
             h("span", { class: "desc", title: t.description, text: firstLine(t.description) || "No description" }),
-            usedByCell(t.used_by),
+            showUses ? usedByCell(t.used_by) : null,
             h(
               "div",
               { class: "row-actions" },
               button(may ? "Edit" : "View", { small: true, iconName: may ? "edit" : undefined, ariaLabel: `${may ? "Edit" : "View"} ${t.name}`, onClick: () => ctx.navigate(`#/templates/${encodeURIComponent(t.name)}`) }),
-              button("", {
-                small: true,
-                variant: "ghost-danger",
-                iconName: "trash",
-                ariaLabel: `Delete ${t.name}`,
-                disabled: !may,
-                title: may ? `Delete ${t.name}` : NO_EDIT,
-                onClick: () => confirmDelete(t, data.resource_version, ctx),
-              }),
+              may
+                ? button("", {
+                    small: true,
+                    variant: "ghost-danger",
+                    iconName: "trash",
+                    ariaLabel: `Delete ${t.name}`,
+                    title: `Delete ${t.name}`,
+                    onClick: () => confirmDelete(t, data.resource_version, ctx),
+                  })
+                : null,
             ),
-          ]),
+          ].filter((cell) => cell !== null)),
         }),
       }),
     );
@@ -185,6 +188,7 @@ export function templateEditorView(params, ctx) {
   let errors = [];
   let checkSeq = 0;
   let conflict = false;
+  let saved = false;
 
   const nameInput = h("input", { id: "template-name", class: "input mono", type: "text", autocomplete: "off", spellcheck: "false", maxlength: "63", placeholder: "e.g. web-ingress", "aria-describedby": "name-help name-error" });
   const nameError = h("div", { class: "field-error", id: "name-error", role: "alert", hidden: true });
@@ -297,6 +301,12 @@ export function templateEditorView(params, ctx) {
     return !existing || textarea.value !== original;
   }
 
+  // Whether leaving now would lose something the person typed.
+  function unsaved() {
+    if (saved || !catalog || !catalog.permissions.edit_templates) return false;
+    return existing ? textarea.value !== original : textarea.value !== STARTER || nameInput.value.trim() !== "";
+  }
+
   function drawSaveBar() {
     const may = catalog && catalog.permissions.edit_templates;
     if (!may) {
@@ -316,7 +326,12 @@ export function templateEditorView(params, ctx) {
       saveButton,
       button("Cancel", { onClick: () => ctx.navigate("#/templates") }),
       existing && catalog.templates.some((t) => t.name === existing)
-        ? h("span", { class: "save-bar-right" }, button("Delete template", { variant: "ghost-danger", iconName: "trash", onClick: () => confirmDelete(catalog.templates.find((t) => t.name === existing), resourceVersion, { kick: () => ctx.navigate("#/templates") }) }))
+        ? h("span", { class: "save-bar-right" }, button("Delete template", { variant: "ghost-danger", iconName: "trash", onClick: () => confirmDelete(catalog.templates.find((t) => t.name === existing), resourceVersion, {
+                  kick: () => {
+                    saved = true;
+                    ctx.navigate("#/templates");
+                  },
+                }) }))
         : null,
     );
   }
@@ -372,6 +387,7 @@ export function templateEditorView(params, ctx) {
     const name = existing || nameInput.value.trim();
     try {
       await api.saveTemplate(name, textarea.value, resourceVersion);
+      saved = true;
       toast(existing ? `Template ${name} saved. Existing policies keep the version they were attached with.` : `Template ${name} created. Developers can attach it now.`, { title: existing ? "Saved" : "Created" });
       ctx.navigate("#/templates");
     } catch (error) {
@@ -515,6 +531,7 @@ export function templateEditorView(params, ctx) {
     title: existing ? `Template ${existing}` : "New template",
     crumbs: [{ label: "Manage Policies", href: "#/templates" }, { label: existing ? existing : "New template" }],
     poll: false,
+    unsavedWork: () => (unsaved() ? "Leave the editor? Your changes to this template are not saved." : null),
     load: () => api.templates(),
     render(d) {
       if (!catalog) setup(d);
