@@ -79,7 +79,3 @@ class Endpoint:
             if port.name == name and port.protocol == protocol:
                 return port.port
         return None
-
-
-def ports_by_name(ports: tuple[ContainerPort, ...]) -> Mapping[tuple[str, str], int]:
-    return {(p.name, p.protocol): p.port for p in ports if p.name}

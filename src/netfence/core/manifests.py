@@ -27,6 +27,7 @@ DEFAULT_NAMESPACE = "default"
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
 _WORKLOAD_KINDS = frozenset(k.value for k in WorkloadKind)
+_SPEC_FIELDS = ("podSelector", "policyTypes", "ingress", "egress")
 
 
 class InvalidManifests(errors.NetfenceError):
@@ -76,16 +77,6 @@ class Inventory:
             if not any(s.matches(pod.labels) for s in owned.get(pod.namespace, ()))
         )
         return self.controllers + bare
-
-    def replace_policies(self, policies: Iterable[Policy]) -> Inventory:
-        return Inventory(
-            namespaces=self.namespaces,
-            policies=tuple(policies),
-            pods=self.pods,
-            controllers=self.controllers,
-            workloads=self.workloads,
-            skipped=self.skipped,
-        )
 
 
 def read(documents: Iterable[tuple[str, object]], *, validate: bool = True) -> Inventory:
@@ -186,7 +177,26 @@ class _Builder:
         if not isinstance(spec, Mapping):
             self.problems.append(f"{where}: spec must be a mapping")
             return
-        found: list[errors.FieldError] = []
+        found = validation.unknown_fields(spec, "spec", _SPEC_FIELDS)
+        selector = spec.get("podSelector")
+        if isinstance(selector, Mapping):
+            found += validation.unknown_fields(
+                selector, "spec.podSelector", ("matchLabels", "matchExpressions")
+            )
+            if any(
+                r.operator is selectors.Operator.INVALID
+                for r in selectors.parse(selector).requirements
+            ):
+                found.append(
+                    errors.FieldError(
+                        "spec.podSelector",
+                        "is not a valid label selector",
+                        "matchExpressions need key, an operator In, NotIn, Exists or "
+                        "DoesNotExist, and values for In and NotIn only",
+                    )
+                )
+        elif selector is not None:
+            found.append(errors.FieldError("spec.podSelector", "must be a mapping", "e.g. {}"))
         if "ingress" in spec:
             found += validation.validate_ingress_rules(spec["ingress"], "spec.ingress")
         if "egress" in spec:

@@ -108,9 +108,6 @@ class Evaluator:
     def namespace_members(self, namespace: str) -> int:
         return self._members_of.get(namespace, 0)
 
-    def select_pods(self, selector: selectors.Selector) -> int:
-        return self._pod_index.select(selector)
-
     def select_namespaces(self, selector: selectors.Selector) -> list[str]:
         """The namespaces (known or implied) a namespaceSelector matches."""
         return sorted(

@@ -111,21 +111,22 @@ class PortMatcher:
     end_port: int | None = None
 
     def matches(self, port: int, protocol: str, destination: Endpoint) -> bool:
+        if isinstance(self.port, str):
+            # Resolved on the destination, whose container port must have this protocol too.
+            return protocol == self.protocol and destination.named_port(self.port, protocol) == port
+        return bool(self.matches_number(port, protocol))
+
+    def matches_number(self, port: int, protocol: str) -> bool | None:
+        """Whether the port matches whatever the destination; None for a named port."""
+        if isinstance(self.port, str):
+            return None
         if protocol != self.protocol:
             return False
         if self.port is None:
             return True
-        if isinstance(self.port, str):
-            return destination.named_port(self.port, protocol) == port
         if self.end_port is not None:
             return self.port <= port <= self.end_port
         return port == self.port
-
-    def matches_number(self, port: int, protocol: str) -> bool | None:
-        """Whether the port matches regardless of destination; None for a named port."""
-        if isinstance(self.port, str):
-            return None
-        return self.matches(port, protocol, _NOBODY)
 
     def describe(self) -> str:
         if self.port is None:
@@ -135,9 +136,6 @@ class PortMatcher:
         if self.end_port is not None:
             return f"{self.port}-{self.end_port}/{self.protocol}"
         return f"{self.port}/{self.protocol}"
-
-
-_NOBODY = Endpoint(namespace="", name="")
 
 
 @dataclass(frozen=True, slots=True)
