@@ -8,6 +8,7 @@ import { namespaceView } from "./view-namespace.js";
 import { controllerView } from "./view-controller.js";
 import { templatesView, templateEditorView } from "./view-templates.js";
 import { signInView } from "./view-signin.js";
+import { forgetRecent, setRecentOwner } from "./parts.js";
 
 const POLL_MS = 1500; // the current view is reloaded this often while the tab is visible
 const FAST_POLL_MS = 400; // ... and this often for a few seconds after an action
@@ -62,6 +63,7 @@ function renderUser() {
         small: true,
         iconName: "logout",
         onClick: async () => {
+          forgetRecent();
           try {
             await api.signOut();
           } catch {
@@ -205,6 +207,7 @@ function show(viewFactory, params) {
 async function loadSession() {
   state.session = await api.session();
   setCsrf(state.session.csrf_token);
+  setRecentOwner(state.session.user);
   renderUser();
   return state.session;
 }
@@ -243,6 +246,7 @@ function route() {
           state.signInNotice = null;
           state.session = fresh;
           setCsrf(fresh.csrf_token);
+          setRecentOwner(fresh.user);
           renderUser();
           toast(`Signed in as ${fresh.user}.`, { tone: "ok" });
           route();

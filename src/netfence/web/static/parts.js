@@ -35,10 +35,26 @@ export function namespaceHref(ns) {
   return `#/namespaces/${encodeURIComponent(ns)}`;
 }
 
+// Namespaces a person opened recently, for those who may not list them all. Kept per user
+// in this browser only, and forgotten at sign-out.
+let recentKey = "netfence.recent";
+
+export function setRecentOwner(user) {
+  recentKey = `netfence.recent.${user || "anonymous"}`;
+}
+
+export function forgetRecent() {
+  try {
+    localStorage.removeItem(recentKey);
+  } catch {
+    // Storage may be off; nothing was remembered then.
+  }
+}
+
 export function rememberNamespace(ns) {
   try {
-    const seen = JSON.parse(localStorage.getItem("netfence.recent") || "[]").filter((n) => n !== ns);
-    localStorage.setItem("netfence.recent", JSON.stringify([ns, ...seen].slice(0, 8)));
+    const seen = recentNamespaces().filter((n) => n !== ns);
+    localStorage.setItem(recentKey, JSON.stringify([ns, ...seen].slice(0, 8)));
   } catch {
     // Storage may be off; remembering is only a convenience.
   }
@@ -46,7 +62,7 @@ export function rememberNamespace(ns) {
 
 export function recentNamespaces() {
   try {
-    const list = JSON.parse(localStorage.getItem("netfence.recent") || "[]");
+    const list = JSON.parse(localStorage.getItem(recentKey) || "[]");
     return Array.isArray(list) ? list.filter((n) => typeof n === "string") : [];
   } catch {
     return [];

@@ -62,7 +62,7 @@ export function namespacesView(_params, ctx) {
               policyCell(r),
               h("span", { text: String(r.controllers) }),
               h("span", { text: String(r.attached_templates) }),
-              r.backed_up ? h("span", { title: "Policies netfence replaced and can restore" }, icon("archive", "inline-icon"), plural(r.backed_up, "policy", "policies")) : h("span", { class: "muted", text: "—" }),
+              r.backed_up ? h("span", { class: "nowrap", title: "Policies netfence replaced and can restore" }, icon("archive", "inline-icon"), plural(r.backed_up, "policy", "policies")) : h("span", { class: "muted", text: "—" }),
               enableDisableButton(r, data.permissions, ctx),
             ],
           })),
