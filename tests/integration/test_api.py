@@ -12,6 +12,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import random
 import secrets
 import sys
 from collections.abc import AsyncIterator
@@ -28,8 +29,10 @@ from lightkube.types import PatchType
 
 from netfence.core import naming
 from netfence.core.default_templates import DEFAULT_TEMPLATES
+from netfence.core.objects import Policy, Workload, WorkloadKind
 from netfence.kube import connecting
 from netfence.localcluster import ControlPlane
+from netfence.web import views
 from netfence.web.sessions import SESSION_COOKIE
 from netfence.web.settings import AuthMode, WebSettings
 from tests.integration import helm, kube
@@ -979,6 +982,31 @@ async def test_unknown_api_paths_are_json_404s(api: Api) -> None:
     problem(await api.send("PATCH", "/api/v1/templates"), 405, says="Method Not Allowed")
 
 
+def test_the_namespace_views_selector_index_agrees_with_testing_every_pair() -> None:
+    """The index behind each controller's "selected by" list (pure; no cluster needed)."""
+    rng = random.Random(3)  # noqa: S311 - reproducible test data, not a secret
+    keys, values = ("app", "tier", "team"), ("a", "b", "c")
+    selectors: list[dict[str, Any]] = [
+        {},
+        {"matchLabels": {"app": "a"}},
+        {"matchLabels": {"app": "a", "tier": "b"}},
+        {"matchLabels": {"team": "c", "app": "b"}},
+        {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "c"]}]},
+        {"matchExpressions": [{"key": "team", "operator": "DoesNotExist"}]},
+        {"matchLabels": {"app": "c"}, "matchExpressions": [{"key": "tier", "operator": "Exists"}]},
+    ]
+    policies = [
+        Policy("ns", f"p{i}", spec={"podSelector": sel} if sel else {})
+        for i, sel in enumerate(selectors * 3)
+    ] + [Policy("other", "elsewhere", spec={"podSelector": {}})]
+    index = views.SelectorIndex(policies)
+    for n in range(200):
+        labels = {k: rng.choice(values) for k in keys if rng.random() < 0.7}
+        workload = Workload("ns", WorkloadKind.DEPLOYMENT, f"w{n}", pod_labels=labels)
+        expected = sorted(p.name for p in policies if views.selects(p, workload))
+        assert index.selecting(workload) == expected, labels
+
+
 # --- RBAC: a developer and an admin, with the chart's roles --------------------------------
 
 
@@ -1328,9 +1356,7 @@ async def test_every_operation_was_seen_succeeding_and_failing(
 ) -> None:
     module = sys.modules[__name__]
     defined = {
-        n
-        for n, f in inspect.getmembers(module, inspect.iscoroutinefunction)
-        if n.startswith("test_")
+        n for n, _ in inspect.getmembers(module, inspect.isfunction) if n.startswith("test_")
     }
     ran = {
         item.originalname

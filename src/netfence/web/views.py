@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,9 +15,35 @@ from netfence.core.objects import JsonDict, Policy, Workload
 from netfence.core.planning import NamespaceState
 from netfence.web import schemas
 
+# libyaml's emitter when PyYAML has it: the namespace view renders one manifest per
+# policy, hundreds in a large namespace, and the pure-Python emitter dominated its time.
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
-def to_yaml(document: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(dict(document), sort_keys=False)
+
+def to_yaml(document: Mapping[str, Any], *, sort_keys: bool = False) -> str:
+    return str(yaml.dump(dict(document), Dumper=_DUMPER, sort_keys=sort_keys))
+
+
+_RENDERED: OrderedDict[bytes, str] = OrderedDict()
+_RENDERED_MAX = 8192
+
+
+def manifest_yaml(manifest: JsonDict) -> str:
+    """`to_yaml` of a manifest, remembered by content: policies rarely change, and a
+    namespace view renders every one of them on every poll. JSON (C-accelerated) of the
+    same manifest is a cheap, exact key; the cache is bounded (least recently used go)."""
+    key = hashlib.blake2b(
+        json.dumps(manifest, sort_keys=False, default=str).encode(), digest_size=16
+    ).digest()
+    text = _RENDERED.get(key)
+    if text is None:
+        text = to_yaml(manifest)
+        _RENDERED[key] = text
+        if len(_RENDERED) > _RENDERED_MAX:
+            _RENDERED.popitem(last=False)
+    else:
+        _RENDERED.move_to_end(key)
+    return text
 
 
 def _readable(manifest: JsonDict) -> JsonDict:
@@ -30,15 +59,29 @@ def _readable(manifest: JsonDict) -> JsonDict:
     return {**manifest, "metadata": metadata}
 
 
-def policy_row(policy: Policy, catalog: templates.Catalog) -> schemas.PolicyRow:
+StatusCache = dict[tuple[str | None, str | None, str | None], str | None]
+
+
+def policy_row(
+    policy: Policy, catalog: templates.Catalog, statuses: StatusCache | None = None
+) -> schemas.PolicyRow:
+    """One policy; `statuses` remembers template statuses across the rows of one response
+    (many policies share a template snapshot, and comparing one parses it)."""
+    key = (policy.role, policy.template, policy.annotations.get(naming.SNAPSHOT_ANNOTATION))
+    if statuses is None or key not in statuses:
+        status = summaries.template_status(policy, catalog)
+        if statuses is not None:
+            statuses[key] = status
+    else:
+        status = statuses[key]
     return schemas.PolicyRow(
         name=policy.name,
         managed=policy.is_managed,
         role=policy.role,
         template=policy.template,
         controller=str(policy.controller) if policy.controller else None,
-        template_status=summaries.template_status(policy, catalog),
-        yaml=to_yaml(_readable(policy.manifest())),
+        template_status=status,
+        yaml=manifest_yaml(_readable(policy.manifest())),
     )
 
 
@@ -49,13 +92,46 @@ def selects(policy: Policy, workload: Workload) -> bool:
     return summaries.selector_matches(policy.spec.get("podSelector") or {}, workload.pod_labels)
 
 
-def controller_row(workload: Workload, policies: list[Policy]) -> schemas.ControllerRow:
+class SelectorIndex:
+    """Which policies select a workload's pods, without testing every (policy, workload)
+    pair: a namespace with 500 controllers and 500 policies would be 250,000 tests.
+
+    A policy whose selector is only matchLabels can select a workload only if the
+    workload's pods carry its first label pair, so policies are filed under that pair.
+    """
+
+    def __init__(self, policies: list[Policy]) -> None:
+        self._everywhere: list[Policy] = []
+        self._by_pair: dict[tuple[str, str], list[Policy]] = {}
+        for policy in policies:
+            selector = policy.spec.get("podSelector") or {}
+            labels = selector.get("matchLabels") or {}
+            if selector.get("matchExpressions") or not labels:
+                self._everywhere.append(policy)  # tested against every workload
+            else:
+                pair = min((str(k), str(v)) for k, v in labels.items())
+                self._by_pair.setdefault(pair, []).append(policy)
+
+    def selecting(self, workload: Workload) -> list[str]:
+        candidates = [*self._everywhere]
+        for pair in workload.pod_labels.items():
+            candidates.extend(self._by_pair.get(pair, ()))
+        return sorted({p.name for p in candidates if selects(p, workload)})
+
+
+def controller_row(
+    workload: Workload, policies: list[Policy], index: SelectorIndex | None = None
+) -> schemas.ControllerRow:
     return schemas.ControllerRow(
         kind=workload.kind.value,
         name=workload.name,
         templates=list(workload.attached_templates),
         pod_labels=dict(workload.pod_labels),
-        policies=sorted(p.name for p in policies if selects(p, workload)),
+        policies=(
+            index.selecting(workload)
+            if index is not None
+            else sorted(p.name for p in policies if selects(p, workload))
+        ),
     )
 
 

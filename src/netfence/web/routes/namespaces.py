@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
-import yaml
 from fastapi import APIRouter
 
 from netfence import services
@@ -49,6 +49,8 @@ async def get_namespace(namespace: str, caller: CallerDep) -> schemas.NamespaceD
     )
     summary = summarize_namespace(state, netfence_namespace=ns)
     policies = sorted(state.policies, key=lambda p: (not p.is_managed, p.name))
+    index = views.SelectorIndex(policies)
+    statuses: views.StatusCache = {}
     warnings = []
     if summary.managed and summary.unmanaged_policies:
         warnings.append(
@@ -61,10 +63,10 @@ async def get_namespace(namespace: str, caller: CallerDep) -> schemas.NamespaceD
         managed=summary.managed,
         unmanaged_policies=summary.unmanaged_policies,
         controllers=[
-            views.controller_row(w, list(state.policies))
+            views.controller_row(w, policies, index)
             for w in sorted(state.workloads, key=lambda w: (w.kind.value, w.name))
         ],
-        policies=[views.policy_row(p, stored.catalog) for p in policies],
+        policies=[views.policy_row(p, stored.catalog, statuses) for p in policies],
         backup=sorted(state.backup.entries) if state.backup else None,
         warnings=warnings,
         permissions=allowed,
@@ -166,10 +168,10 @@ async def _proposal(caller: Caller, namespace: str, name: str) -> services.Updat
     return services.propose_update(state, stored.catalog, name)
 
 
-def _spec_yaml(spec: object) -> str:
+def _spec_yaml(spec: Any) -> str:
     # Both sides in one key order (the API server returns keys sorted, rendering does
     # not), so that a line diff of current and proposed shows only real changes.
-    return yaml.safe_dump({"spec": spec}, sort_keys=True)
+    return views.to_yaml({"spec": spec}, sort_keys=True)
 
 
 def _preview(proposal: services.UpdateProposal) -> schemas.UpdatePreview:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Query
 from lightkube import ALL_NS, ApiError
@@ -17,13 +18,17 @@ from netfence.web.errors import field_errors
 router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
 
 
-async def _uses(caller: Caller) -> dict[str, list[schemas.TemplateUse]] | None:
-    """Where each template is attached, or None if the caller may not list all policies."""
+async def _uses(
+    caller: Caller, template: str | None = None
+) -> dict[str, list[schemas.TemplateUse]] | None:
+    """Where each template (or just `template`) is attached, or None if the caller may not
+    list all policies. For one template the API server filters by its label."""
+    labels: dict[str, Any] = {naming.ROLE_LABEL: naming.ROLE_ATTACHMENT}
+    if template is not None:
+        labels[naming.TEMPLATE_LABEL] = template
     try:
         found: dict[str, list[schemas.TemplateUse]] = {}
-        async for obj in caller.client.list(
-            NetworkPolicy, namespace=ALL_NS, labels={naming.ROLE_LABEL: naming.ROLE_ATTACHMENT}
-        ):
+        async for obj in caller.client.list(NetworkPolicy, namespace=ALL_NS, labels=labels):
             policy = converting.policy_from(obj)
             if policy.template is not None:
                 found.setdefault(policy.template, []).append(
@@ -72,7 +77,7 @@ async def get_template(name: str, caller: CallerDep) -> schemas.TemplateView:
     template = stored.catalog.templates.get(name)
     if template is None:
         raise errors.NotFound(f"template {name} does not exist")
-    uses = await _uses(caller)
+    uses = await _uses(caller, name)
     return views.template_view(template, None if uses is None else uses.get(name, []))
 
 
