@@ -37,7 +37,7 @@ SECONDS = 1000  # Playwright counts in milliseconds
 expect.set_options(timeout=10 * SECONDS)
 
 HTTP_8080 = """\
-description: Ingress on TCP 8080 from the frontend pods of the same namespace.
+description: Ingress on TCP 8080 from the <em>frontend</em> pods of the same namespace.
 ingress:
 - from:
   - {selector}:
@@ -231,6 +231,8 @@ async def test_admin_fixes_a_template_attaches_it_and_updates_the_policy(
     template_row = row(page.get_by_role("table", name="Templates"), template)
     await expect(template_row).to_contain_text("Ingress")
     await expect(template_row).to_contain_text("not used")
+    # Text from the cluster is shown as text, never interpreted as markup.
+    await expect(template_row).to_contain_text("from the <em>frontend</em> pods")
     await browser.screenshot(page, "07-templates-list")
 
     # Attach it to the Deployment from the namespace view; the policy appears.
@@ -239,7 +241,7 @@ async def test_admin_fixes_a_template_attaches_it_and_updates_the_policy(
     dialog = page.get_by_role("dialog", name="Attach a template to Deployment web")
     await dialog.get_by_placeholder("Filter templates").fill(template)
     await dialog.get_by_text(template, exact=True).click()
-    await expect(dialog).to_contain_text("Ingress on TCP 8080 from the frontend pods")
+    await expect(dialog).to_contain_text("Ingress on TCP 8080 from the <em>frontend</em> pods")
     await browser.screenshot(page, "08-attach-dialog", full_page=False)
     await dialog.get_by_role("button", name=f"Attach {template}").click()
     await expect(toast(page, f"Template {template} attached to Deployment/web")).to_be_visible()

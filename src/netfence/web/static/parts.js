@@ -342,7 +342,7 @@ function madeBy(policy) {
 export function policiesTable(ns, policies, { openSet, redraw, canUpdate, ctx, emptyText }) {
   return table({
     label: "Network policies",
-    columns: [{ title: "Name" }, { title: "Made by" }, { title: "Template" }, { title: "Controller" }, { title: "", className: "col-actions" }],
+    columns: [{ title: "Name" }, { title: "Made by" }, { title: "Template" }, { title: "Controller" }],
     empty: emptyState({ iconName: "shield", title: "No network policies", text: emptyText || "Nothing restricts traffic here yet." }),
     rows: policies.map((p) => {
       const key = `policy:${p.name}`;
@@ -363,9 +363,15 @@ export function policiesTable(ns, policies, { openSet, redraw, canUpdate, ctx, e
         cells: [
           disclosure(p.name, key, openSet, redraw),
           madeBy(p),
-          p.template ? h("span", { class: "cell-template" }, h("a", { href: `#/templates/${encodeURIComponent(p.template)}`, class: "mono", text: p.template }), templateStatusBadge(p.template_status)) : h("span", { class: "muted", text: "—" }),
+          p.template
+            ? h(
+                "div",
+                { class: "cell-stack" },
+                h("span", { class: "cell-template" }, h("a", { href: `#/templates/${encodeURIComponent(p.template)}`, class: "mono", text: p.template }), templateStatusBadge(p.template_status)),
+                update,
+              )
+            : h("span", { class: "muted", text: "—" }),
           controller,
-          update,
         ],
         after: openSet.has(key) ? yamlView(p.yaml) : null,
       };
