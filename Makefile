@@ -39,3 +39,7 @@ bench-connectivity: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
+
+.PHONY: bench-web
+bench-web: $(STAMP)
+	$(BIN)/python benchmarks/web_bench.py

@@ -1,0 +1,354 @@
+"""REST API benchmarks against a real `netfence serve`; prints figures, asserts nothing.
+
+    .venv/bin/python benchmarks/web_bench.py [--namespaces 100] [--big 500] [--clients 50]
+
+The cluster: its own local control plane holding `--namespaces` namespaces (half of them
+managed, each with a few controllers and a policy of its own) plus one managed namespace
+with `--big` controllers, each with a template attached (so as many NetworkPolicies).
+`netfence serve` (API, console and controller in one process, local mode) listens on
+127.0.0.1 and is driven over real HTTP:
+
+1. Cluster view (GET /api/v1/namespaces) and namespace view of the big namespace
+   (GET /api/v1/namespaces/{big}): `--requests` sequential requests each, median and p95.
+2. Load: `--clients` concurrent clients, each with its own session cookie, issuing a mix
+   of GETs for `--seconds` seconds: request count, errors, latency percentiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from lightkube import AsyncClient, codecs
+from lightkube.resources.networking_v1 import NetworkPolicy
+
+from netfence.core import naming
+from netfence.kube import connecting
+from netfence.localcluster import ControlPlane, start, stop
+
+NETFENCE_NS = naming.DEFAULT_NETFENCE_NAMESPACE
+BIG = "bench-big"
+
+
+def namespace(name: str, *, managed: bool) -> dict[str, Any]:
+    labels = {naming.MANAGED_NAMESPACE_LABEL: "true"} if managed else {}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def deployment(ns: str, name: str, templates: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "labels": {naming.template_label_key(t): "true" for t in templates},
+        },
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name, "tier": "backend"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "example/app:1",
+                            "ports": [{"containerPort": 8080}],
+                        }
+                    ]
+                },
+            },
+        },
+    }
+
+
+def own_policy(ns: str, name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "svc-0"}},
+            "ingress": [{"from": [{"podSelector": {}}], "ports": [{"port": 8080}]}],
+        },
+    }
+
+
+async def create_all(
+    client: AsyncClient, manifests: list[dict[str, Any]], parallel: int = 32
+) -> None:
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(manifest: dict[str, Any]) -> None:
+        async with gate:
+            await client.create(codecs.from_dict(manifest))
+
+    await asyncio.gather(*(one(m) for m in manifests))
+
+
+async def count_policies(client: AsyncClient, ns: str) -> int:
+    return len([p async for p in client.list(NetworkPolicy, namespace=ns)])
+
+
+async def populate(client: AsyncClient, namespaces: int, big: int) -> dict[str, int]:
+    """The cluster of the benchmark; returns how many policies each managed namespace gets."""
+    await create_all(
+        client,
+        [namespace(NETFENCE_NS, managed=False)]
+        + [namespace(f"bench-{n}", managed=n % 2 == 0) for n in range(namespaces - 1)]
+        + [namespace(BIG, managed=True)],
+    )
+    small: list[dict[str, Any]] = []
+    expected: dict[str, int] = {}
+    for n in range(namespaces - 1):
+        ns = f"bench-{n}"
+        small += [deployment(ns, f"svc-{i}", ("http",) if i % 2 else ()) for i in range(5)]
+        small.append(own_policy(ns, "legacy"))
+        # Managed: legacy is backed up and replaced by 2 defaults + 2 attachments.
+        expected[ns] = 4 if n % 2 == 0 else 1
+    await create_all(client, small)
+    templates = ("http", "https", "dns")
+    await create_all(
+        client,
+        [deployment(BIG, f"svc-{i:03d}", (templates[i % len(templates)],)) for i in range(big)],
+    )
+    expected[BIG] = big + 2
+    return expected
+
+
+async def until_converged(client: AsyncClient, expected: dict[str, int], timeout: float) -> float:
+    start_at = time.perf_counter()
+    deadline = start_at + timeout
+    pending = dict(expected)
+    while pending:
+        counts = await asyncio.gather(*(count_policies(client, ns) for ns in pending))
+        pending = {ns: n for (ns, n), c in zip(pending.items(), counts, strict=True) if c != n}
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"not converged: {sorted(pending)[:5]} ...")
+        if pending:
+            await asyncio.sleep(0.5)
+    return time.perf_counter() - start_at
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_process(cp: ControlPlane, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "netfence.cli",
+                "--kubeconfig",
+                str(cp.kubeconfig),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+async def until_serving(base: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=base) as http:
+        while True:
+            try:
+                if (await http.get("/api/v1/session")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("netfence serve did not answer")
+            await asyncio.sleep(0.2)
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) / 1024
+    return fields
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def browser(base: str) -> httpx.AsyncClient:
+    """A client with a session cookie, as the console has (permission answers are cached
+    per session)."""
+    http = httpx.AsyncClient(base_url=base, timeout=60)
+    (await http.get("/api/v1/session")).raise_for_status()
+    return http
+
+
+async def sequential(http: httpx.AsyncClient, path: str, requests: int) -> dict[str, float]:
+    (await http.get(path)).raise_for_status()  # warm-up
+    times = []
+    size = 0
+    for _ in range(requests):
+        start_at = time.perf_counter()
+        response = await http.get(path)
+        times.append((time.perf_counter() - start_at) * 1000)
+        response.raise_for_status()
+        size = len(response.content)
+    return {
+        "median_ms": statistics.median(times),
+        "p95_ms": percentile(times, 95),
+        "max_ms": max(times),
+        "kb": size / 1024,
+    }
+
+
+@dataclass
+class Load:
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return sum(len(v) for v in self.latencies.values()) + len(self.errors)
+
+
+async def load(base: str, paths: list[str], clients: int, seconds: float) -> Load:
+    result = Load()
+    stop_at = time.perf_counter() + seconds
+    rng = random.Random(7)
+
+    async def one_client() -> None:
+        http = await browser(base)
+        try:
+            while time.perf_counter() < stop_at:
+                path = rng.choice(paths)
+                key = path.replace(BIG, "{big}")
+                start_at = time.perf_counter()
+                try:
+                    response = await http.get(path)
+                except httpx.HTTPError as e:
+                    result.errors.append(f"{key}: {type(e).__name__}: {e}")
+                    continue
+                elapsed = (time.perf_counter() - start_at) * 1000
+                if response.status_code != 200:
+                    result.errors.append(
+                        f"{key}: HTTP {response.status_code} {response.text[:200]}"
+                    )
+                    continue
+                result.latencies.setdefault(key, []).append(elapsed)
+        finally:
+            await http.aclose()
+
+    await asyncio.gather(*(one_client() for _ in range(clients)))
+    return result
+
+
+def describe(figures: dict[str, float]) -> str:
+    return (
+        f"median {figures['median_ms']:.0f} ms, p95 {figures['p95_ms']:.0f} ms, "
+        f"max {figures['max_ms']:.0f} ms ({figures['kb']:.0f} KiB)"
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    print(
+        f"{datetime.date.today().isoformat()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
+    with tempfile.TemporaryDirectory(prefix="netfence-webbench-") as tmp:
+        directory = Path(tmp)
+        cp = start(directory / "cp")
+        client = connecting.client_for(cp.kubeconfig)
+        try:
+            expected = await populate(client, args.namespaces, args.big)
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            with serve_process(cp, port, directory / "serve.log") as process:
+                await until_serving(base)
+                converged = await until_converged(client, expected, timeout=600)
+                print(
+                    f"cluster: {args.namespaces} namespaces, {args.big} controllers and "
+                    f"{expected[BIG]} policies in {BIG}; converged {converged:.1f} s after "
+                    f"`netfence serve` answered"
+                )
+                http = await browser(base)
+                try:
+                    cluster = await sequential(http, "/api/v1/namespaces", args.requests)
+                    print(f"cluster view, {args.requests} requests: {describe(cluster)}")
+                    big = await sequential(http, f"/api/v1/namespaces/{BIG}", args.requests)
+                    print(f"namespace view of {BIG}, {args.requests} requests: {describe(big)}")
+                finally:
+                    await http.aclose()
+                paths = [
+                    "/api/v1/session",
+                    "/api/v1/namespaces",
+                    f"/api/v1/namespaces/{BIG}",
+                    "/api/v1/namespaces/bench-0",
+                    "/api/v1/namespaces/bench-0/events",
+                    "/api/v1/namespaces/bench-0/controllers/deployment/svc-1",
+                    "/api/v1/templates",
+                    "/api/v1/templates/http",
+                ]
+                result = await load(base, paths, args.clients, args.seconds)
+                every = [t for v in result.latencies.values() for t in v]
+                print(
+                    f"load: {args.clients} clients for {args.seconds:.0f} s: "
+                    f"{result.count} requests ({result.count / args.seconds:.1f}/s), "
+                    f"{len(result.errors)} errors; latency median "
+                    f"{statistics.median(every):.0f} ms, p95 {percentile(every, 95):.0f} ms, "
+                    f"p99 {percentile(every, 99):.0f} ms, max {max(every):.0f} ms"
+                )
+                for key, times in sorted(result.latencies.items()):
+                    print(
+                        f"  {key}: {len(times)} requests, median {statistics.median(times):.0f}"
+                        f" ms, p95 {percentile(times, 95):.0f} ms"
+                    )
+                for error in result.errors[:10]:
+                    print(f"  error: {error}")
+                mem = memory_mb(process.pid)
+                print(
+                    f"netfence serve memory: rss {mem['VmRSS']:.0f} MB, peak {mem['VmHWM']:.0f} MB"
+                )
+        finally:
+            await client.close()
+            stop(directory / "cp")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--namespaces", type=int, default=100)
+    parser.add_argument("--big", type=int, default=500)
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30)
+    asyncio.run(main(parser.parse_args()))
