@@ -27,7 +27,8 @@ const ROUTES = [
   [/^#\/namespaces\/([^/]+)\/?$/, () => namespaceView],
   [/^#\/namespaces\/([^/]+)\/controllers\/([^/]+)\/([^/]+)\/?$/, () => controllerView],
   [/^#\/templates\/?$/, () => templatesView],
-  [/^#\/templates\/new\/?$/, () => templateEditorView],
+  // "_new" cannot be a template name (names are DNS labels), so a template called "new" works.
+  [/^#\/templates\/_new\/?$/, () => templateEditorView],
   [/^#\/templates\/([^/]+)\/?$/, () => templateEditorView],
 ];
 

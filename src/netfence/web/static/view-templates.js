@@ -46,7 +46,7 @@ export function templatesView(_params, ctx) {
         iconName: "plus",
         disabled: !may,
         title: may ? "Write a new template" : NO_EDIT,
-        onClick: () => ctx.navigate("#/templates/new"),
+        onClick: () => ctx.navigate("#/templates/_new"),
       }),
     );
     const q = search.value.trim().toLowerCase();
@@ -80,7 +80,7 @@ export function templatesView(_params, ctx) {
         subtitle: `${plural(data.templates.length, "template")} in the catalog (ConfigMap netfence-templates). Developers attach them to their controllers.`,
         body: table({
           label: "Templates",
-          columns: [{ title: "Name" }, { title: "Opens" }, { title: "Description", className: "col-desc" }, showUses ? { title: "Used by" } : null, { title: "", className: "col-actions" }].filter(Boolean),
+          columns: [{ title: "Name", className: "col-min" }, { title: "Opens", className: "col-min" }, { title: "Description", className: "col-desc" }, showUses ? { title: "Used by", className: "col-uses" } : null, { title: "", className: "col-actions" }].filter(Boolean),
           empty: emptyState({
             iconName: "template",
             title: q ? "No template matches" : "No templates yet",
