@@ -370,3 +370,19 @@ def test_a_deleted_namespace_releases_its_backup_so_a_namesake_starts_afresh() -
     assert isinstance(step, WriteBackup)
     assert step.phase is Phase.RELEASED
     assert step.entries == {"old": entry}
+
+
+def test_a_caller_who_cannot_read_backups_still_sees_a_managed_namespace() -> None:
+    from netfence.core.summaries import summarize_namespace
+
+    state = NamespaceState("team-a", MANAGED, workloads=[web("http")])
+    state = converged(state, plan(state))
+    unreadable = NamespaceState("team-a", MANAGED, state.workloads, state.policies, None)
+    summary = summarize_namespace(unreadable, netfence_namespace="netfence-system")
+    assert summary.state == "managed"
+    assert (
+        summarize_namespace(
+            NamespaceState("team-a", MANAGED), netfence_namespace="netfence-system"
+        ).state
+        == "enabling"
+    )

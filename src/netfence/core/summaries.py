@@ -49,7 +49,12 @@ def _state_word(state: NamespaceState, netfence_namespace: str) -> str:
         return "refused" if wants else "system"
     backup = state.backup
     if wants:
-        return "managed" if backup is not None and backup.phase is Phase.ADOPTED else "enabling"
+        if backup is not None:
+            return "managed" if backup.phase is Phase.ADOPTED else "enabling"
+        # No backup visible: a caller who may not read backups (a developer) still sees
+        # the opt-in done once both baseline policies exist.
+        baseline = {p.name for p in state.policies if p.role == naming.ROLE_BASELINE}
+        return "managed" if baseline >= set(naming.BASELINE_POLICY_NAMES) else "enabling"
     if any(p.is_managed for p in state.policies):
         return "disabling"
     return "unmanaged"

@@ -39,7 +39,7 @@ async def read_namespace(
     client: AsyncClient, name: str, *, netfence_namespace: str
 ) -> NamespaceState:
     """One namespace as the planner sees it; raises NotFound for a namespace that is not there."""
-    with failures.translated(f"read namespace {name}"):
+    with failures.translated(f"read namespace {name}", who_can="ask an admin for access"):
         namespace = converting.namespace_from(await client.get(NamespaceResource, name))
         policies, *workload_lists = await asyncio.gather(
             _collect(client.list(NetworkPolicy, namespace=name)),

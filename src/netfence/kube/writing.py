@@ -113,6 +113,9 @@ class KubeWriter:
             reportingInstance=self._instance[:128],
             firstTimestamp=now,
             lastTimestamp=now,
+            # Microsecond time, so events of one second still sort in the order they happened.
+            eventTime=now,
+            action=notice.reason,
             count=1,
         )
         with failures.translated(f"record event {notice.reason} on {notice.kind}/{notice.name}"):

@@ -22,7 +22,7 @@ async def list_events(namespace: str, caller: CallerDep) -> list[schemas.EventRo
         async for event in caller.client.list(
             Event, namespace=namespace, labels={naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE}
         ):
-            when = event.lastTimestamp or event.firstTimestamp
+            when = event.eventTime or event.lastTimestamp or event.firstTimestamp
             involved = event.involvedObject
             rows.append(
                 schemas.EventRow(
