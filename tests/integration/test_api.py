@@ -24,7 +24,7 @@ from lightkube import ApiError, AsyncClient, KubeConfig, codecs
 from lightkube.models.authorization_v1 import ResourceAttributes, SelfSubjectAccessReviewSpec
 from lightkube.resources.apps_v1 import Deployment, StatefulSet
 from lightkube.resources.authorization_v1 import SelfSubjectAccessReview
-from lightkube.resources.core_v1 import ConfigMap, Namespace
+from lightkube.resources.core_v1 import ConfigMap, Event, Namespace
 from lightkube.types import PatchType
 
 from netfence.core import naming
@@ -926,9 +926,31 @@ async def test_a_broken_template_in_the_catalog_is_shown_not_used(
         says="99999",
         field="template",
     )
+
+    # The controller reports it, as an Event in its own namespace, shown by the API too.
+    async def reported() -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = ok(await api.get(f"/api/v1/namespaces/{NETFENCE_NS}/events"))
+        return [r for r in rows if r["reason"] == "InvalidTemplate" and name in r["message"]]
+
+    (row,) = await kube.eventually(reported)
+    assert row["type"] == "Warning"
+    assert "99999" in row["message"]
     # An admin can delete it through the API.
     ok(await api.delete(f"/api/v1/templates/{name}"))
     assert name not in await catalog_data(admin)
+    # Other modules look for their own InvalidTemplate events there: this one goes.
+    for event in await _invalid_template_events(admin, name):
+        assert event.metadata is not None
+        assert event.metadata.name is not None
+        await admin.delete(Event, event.metadata.name, namespace=NETFENCE_NS)
+
+
+async def _invalid_template_events(admin: AsyncClient, template: str) -> list[Event]:
+    return [
+        e
+        for e in await kube.events(admin, NETFENCE_NS)
+        if e.reason == "InvalidTemplate" and template in (e.message or "")
+    ]
 
 
 # --- the API as a whole -------------------------------------------------------------------
@@ -1180,7 +1202,7 @@ async def test_the_developer_session_says_what_she_may_do(alice: Api, teams: Tea
     problem(
         await alice.get(f"/api/v1/namespaces/{teams.c}"),
         403,
-        says=f"you may not read namespace {teams.c}",
+        says=(f"You may not read namespace {teams.c}", "ask an admin for access"),
     )
     problem(
         await alice.get(f"/api/v1/namespaces/{teams.c}/events"),
