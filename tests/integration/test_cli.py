@@ -215,5 +215,5 @@ def test_a_user_without_rights_gets_a_clear_refusal(
     alice = kubeconfig_for_user(control_plane, "alice", tmp_path / "alice.kubeconfig")
     result = netfence(alice, "enable", "default")
     assert result.returncode == 3
-    assert "you may not" in result.stderr
+    assert "you may not" in result.stderr.lower()
     assert "alice" in result.stderr

@@ -36,6 +36,9 @@ API_VERSIONS: dict[str, str] = {
     "NetworkPolicy": "networking.k8s.io/v1",
 }
 
+# libyaml's safe loader when present: a cluster view parses every backup.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # Entries of a backup that cannot be parsed are carried through untouched under this key,
 # so rewriting a backup never drops anything.
 UNPARSED = "$unparsed"
@@ -109,7 +112,7 @@ def backup_from(obj: ConfigMap) -> Backup | None:
     for key, text in (obj.data or {}).items():
         name = key.removesuffix(".yaml")
         try:
-            document = yaml.safe_load(text)
+            document = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
         except yaml.YAMLError:
             document = None
         entries[name] = document if isinstance(document, dict) else {UNPARSED: text}

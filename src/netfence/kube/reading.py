@@ -41,6 +41,13 @@ async def read_namespace(
     """One namespace as the planner sees it; raises NotFound for a namespace that is not there."""
     with failures.translated(f"read namespace {name}", who_can="ask an admin for access"):
         namespace = converting.namespace_from(await client.get(NamespaceResource, name))
+    # The backup (and its phase) is read before the policies, so a view never pairs an
+    # "adopted" phase with policies from before the opt-in finished.
+    try:
+        backup = await read_backup(client, name, netfence_namespace=netfence_namespace)
+    except errors.AccessDenied:
+        backup = None  # developers may not read backups; everything else still shows
+    with failures.translated(f"read namespace {name}", who_can="ask an admin for access"):
         policies, *workload_lists = await asyncio.gather(
             _collect(client.list(NetworkPolicy, namespace=name)),
             *(
@@ -48,10 +55,6 @@ async def read_namespace(
                 for r in converting.WORKLOAD_RESOURCES.values()
             ),
         )
-    try:
-        backup = await read_backup(client, name, netfence_namespace=netfence_namespace)
-    except errors.AccessDenied:
-        backup = None  # developers may not read backups; everything else still shows
     workloads = [converting.workload_from(obj) for items in workload_lists for obj in items]
     return NamespaceState(
         name=name,

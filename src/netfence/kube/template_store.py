@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -65,7 +66,14 @@ async def load(client: AsyncClient, *, namespace: str) -> StoredCatalog:
             return StoredCatalog(templates.parse_catalog({}), {}, None)
     data = dict(config_map.data or {})
     version = config_map.metadata.resourceVersion if config_map.metadata else None
-    return StoredCatalog(templates.parse_catalog(data), data, version)
+    return StoredCatalog(_parse(tuple(sorted(data.items()))), data, version)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse(items: tuple[tuple[str, str], ...]) -> templates.Catalog:
+    """Parsing is pure and the catalog rarely changes: every console poll reads it, so
+    identical contents are parsed once. A Catalog is immutable, so sharing it is safe."""
+    return templates.parse_catalog(dict(items))
 
 
 async def put_many(
