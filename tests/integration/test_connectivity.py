@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 import yaml
-from lightkube import AsyncClient, codecs
+from lightkube import AsyncClient
+from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Pod
 
 from netfence.controller.running import Controller
 from netfence.core import naming
-from netfence.localcluster import ControlPlane
+from netfence.localcluster import ControlPlane, kubeconfig_for_user
 from tests.integration import kube
 
 NETFENCE = [sys.executable, "-m", "netfence.cli"]
@@ -320,7 +321,18 @@ async def test_attach_and_detach_dry_runs_show_the_policy_and_its_effect(
     assert "newly denied (" in detach.stdout
     assert f"{other}/Deployment/caller → {managed}/Deployment/api on 443/TCP" in detach.stdout
     assert "deploy-api-https" in await kube.policy_names(admin, managed)
-    labels = (
-        await admin.get(type(codecs.from_dict(api)), "api", namespace=managed)
-    ).metadata.labels
-    assert labels is not None and naming.template_label_key("https") in labels
+    still = await admin.get(Deployment, "api", namespace=managed)
+    assert still.metadata is not None and still.metadata.labels is not None
+    assert naming.template_label_key("https") in still.metadata.labels
+
+
+async def test_a_user_without_read_access_is_told_what_is_missing(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    # Async although it awaits nothing: when a module's last test is synchronous,
+    # pytest-asyncio finalises the module's in-loop controller fixture outside the session
+    # loop and the teardown hangs until the test timeout.
+    alice = kubeconfig_for_user(control_plane, "alice", tmp_path / "alice.kubeconfig")
+    result = netfence(alice, "connectivity")
+    assert result.returncode == 3
+    assert "connectivity analysis needs read access to them cluster-wide" in result.stderr

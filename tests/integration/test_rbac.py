@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import pytest
 import yaml
-from lightkube import ApiError, AsyncClient, codecs
+from lightkube import ALL_NS, ApiError, AsyncClient, codecs
 from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
@@ -27,6 +27,7 @@ from lightkube.resources.core_v1 import (
     ConfigMap,
     Event,
     Namespace,
+    Pod,
     Secret,
     ServiceAccount,
     ServiceAccountToken,
@@ -674,6 +675,8 @@ async def test_netfence_admin_opts_namespaces_in_and_curates_templates_only(
         await _status(ops.patch(Deployment, "api", _template_label("true"), namespace=team)) == 403
     )
     assert await _status(_drain(ops.list(Secret, namespace=team))) == 403
+    # Pods are readable everywhere, for connectivity analysis.
+    assert await _status(_drain(ops.list(Pod, namespace=ALL_NS))) == 200
 
 
 async def test_netfence_developer_attaches_templates_in_its_namespace_only(

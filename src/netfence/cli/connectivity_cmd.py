@@ -86,7 +86,17 @@ def _inventory(
 
 async def _survey(s: Settings) -> manifests.Inventory:
     async with s.client() as client:
-        return await surveying.survey(client)
+        inventory = await surveying.survey(client)
+    if "pods" in inventory.unreadable:
+        err.print(
+            Text(
+                "note: you may not list pods in all namespaces, so only controllers are "
+                "analysed (as with --workloads)",
+                style="dim",
+            ),
+            highlight=False,
+        )
+    return inventory
 
 
 def _documents(paths: Iterable[Path]) -> Iterator[tuple[str, object]]:
@@ -138,6 +148,8 @@ def connectivity(
     if the cluster's network plugin enforces NetworkPolicy (see `netfence check`).
     """
     inventory = _inventory(settings(ctx), from_files, more)
+    if "pods" in inventory.unreadable and not workloads:
+        fail("a pod-level matrix needs to list pods in all namespaces; use --workloads", 3)
     result = analysis.connectivity(inventory, workloads=workloads, namespaces=namespace or ())
     if output_format is Format.JSON:
         _print_verdicts_json(result)

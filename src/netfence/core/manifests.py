@@ -55,6 +55,9 @@ class Inventory:
     workloads: tuple[Workload, ...] = ()
     # Kinds the reader skipped, with how many of each, so a caller can say so.
     skipped: Mapping[str, int] = field(default_factory=dict)
+    # Kinds the caller may not read in the cluster (e.g. "pods"): their absence means
+    # nothing about the cluster.
+    unreadable: tuple[str, ...] = ()
 
     def endpoints(self, *, workloads: bool) -> tuple[Endpoint, ...]:
         return self.controllers if workloads else self.pods

@@ -7,9 +7,10 @@ live cluster and `--from-files` of the same objects give the same inventory.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
-from lightkube import ALL_NS, AsyncClient
+from lightkube import ALL_NS, ApiError, AsyncClient
 from lightkube.resources.core_v1 import Namespace as NamespaceResource
 from lightkube.resources.core_v1 import Pod
 from lightkube.resources.networking_v1 import NetworkPolicy
@@ -17,24 +18,38 @@ from lightkube.resources.networking_v1 import NetworkPolicy
 from netfence.core import manifests
 from netfence.kube import converting, failures
 
-_NAMESPACED: tuple[Any, ...] = (Pod, NetworkPolicy, *converting.WORKLOAD_RESOURCES.values())
+_WORKLOADS: tuple[Any, ...] = (NetworkPolicy, *converting.WORKLOAD_RESOURCES.values())
 
 
 async def survey(client: AsyncClient) -> manifests.Inventory:
-    """Namespaces, pods, NetworkPolicies and controllers of every namespace."""
-    with failures.translated(
-        "list namespaces, pods, NetworkPolicies and controllers in all namespaces",
-        who_can="connectivity analysis needs read access to them cluster-wide",
-    ):
+    """Namespaces, pods, NetworkPolicies and controllers of every namespace.
+
+    Pods are optional: a caller who may not list them everywhere (netfence-admin may, a
+    developer may not) still gets the rest, with `unreadable` saying pods are missing, which
+    is enough for controller-level analysis and impact previews.
+    """
+    action = "list namespaces, NetworkPolicies and controllers in all namespaces"
+    with failures.translated(action, who_can=_WHO):
         listed = await asyncio.gather(
             _collect(client.list(NamespaceResource)),
-            *(_collect(client.list(kind, namespace=ALL_NS)) for kind in _NAMESPACED),
+            *(_collect(client.list(kind, namespace=ALL_NS)) for kind in _WORKLOADS),
         )
+    unreadable: tuple[str, ...] = ()
+    try:
+        listed.append(await _collect(client.list(Pod, namespace=ALL_NS)))
+    except ApiError as e:
+        if e.status.code != 403:
+            raise failures.translate(e, "list pods in all namespaces") from e
+        unreadable = ("pods",)
     documents = [
         (f"{type(obj).__name__} {_name(obj)}", obj.to_dict()) for items in listed for obj in items
     ]
     # Objects the API server returns are valid; only files need checking.
-    return manifests.read(documents, validate=False)
+    inventory = manifests.read(documents, validate=False)
+    return dataclasses.replace(inventory, unreadable=unreadable)
+
+
+_WHO = "connectivity analysis needs read access to them cluster-wide (netfence-admin has it)"
 
 
 async def _collect(iterable: Any) -> list[Any]:
