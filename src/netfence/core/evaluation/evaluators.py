@@ -41,7 +41,7 @@ def namespace_labels(namespace: Namespace) -> dict[str, str]:
 
 
 class Evaluator:
-    """Compiled policies over numbered endpoints. Immutable after construction."""
+    """Compiled policies over numbered endpoints; nothing changes after construction but caches."""
 
     def __init__(
         self,
