@@ -187,7 +187,8 @@ def _print_matrix(result: analysis.Connectivity, *, workloads: bool) -> None:
     endpoints = matrix.endpoints
     what = "controllers" if workloads else "pods"
     if not endpoints:
-        out.print(f"No {what} found.")
+        hint = "" if workloads else " (--workloads shows controllers, which exist before pods)"
+        out.print(f"No {what} found{hint}.")
         return
     if not matrix.keys:
         out.print(
