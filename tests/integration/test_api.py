@@ -447,7 +447,7 @@ async def test_namespace_view_lists_controllers_policies_and_yaml(
     assert body["unmanaged_policies"] == 1
     assert body["backup"] is None
     assert body["warnings"] == []
-    assert body["permissions"] == {"enable_namespaces": True, "attach": True}
+    assert body["permissions"] == {"enable_namespaces": True, "attach": True, "restore": True}
     assert [(c["kind"], c["name"], c["templates"]) for c in body["controllers"]] == [
         ("CronJob", "nightly", []),
         ("Deployment", "web", ["http"]),
@@ -1187,11 +1187,11 @@ async def test_the_developer_session_says_what_she_may_do(alice: Api, teams: Tea
         "read_backups": False,
     }
     own = ok(await alice.get(f"/api/v1/namespaces/{teams.a}"))
-    assert own["permissions"] == {"enable_namespaces": False, "attach": True}
+    assert own["permissions"] == {"enable_namespaces": False, "attach": True, "restore": False}
     assert own["backup"] is None  # backups hold other teams' policies: not hers to read
     assert {p["name"] for p in own["policies"]} == DEFAULTS
     other = ok(await alice.get(f"/api/v1/namespaces/{teams.b}"))
-    assert other["permissions"] == {"enable_namespaces": False, "attach": False}
+    assert other["permissions"] == {"enable_namespaces": False, "attach": False, "restore": False}
     controller = ok(await alice.get(f"/api/v1/namespaces/{teams.b}/controllers/deployment/web"))
     assert controller["permissions"] == {"attach": False}
     templates = ok(await alice.get("/api/v1/templates"))
@@ -1324,7 +1324,7 @@ async def test_the_admin_can_do_all_of_it(
     await kube.eventually(lambda: _has_exactly(admin, team, DEFAULTS))
     detail = await kube.eventually(lambda: _managed_detail(carol, team))
     assert detail["backup"] == ["legacy"]
-    assert detail["permissions"] == {"enable_namespaces": True, "attach": False}
+    assert detail["permissions"] == {"enable_namespaces": True, "attach": True, "restore": True}
 
     # Curate templates.
     name = f"{PREFIX}-carol"
@@ -1344,19 +1344,12 @@ async def test_the_admin_can_do_all_of_it(
     ok(await carol.delete(f"/api/v1/templates/{name}"))
     assert name not in await catalog_data(admin)
 
-    # Opt out. Restoring the backup recreates NetworkPolicies, a write the chart's
-    # netfence-admin role does not grant: refused up front, and nothing changes.
-    problem(
-        await carol.post(f"/api/v1/namespaces/{team}/disable", {"restore": True}),
-        403,
-        says=(f"You may not restore the backup of {team}", "Nothing was changed"),
-        field="restore",
-    )
-    assert (await ns_labels(admin, team))[naming.MANAGED_NAMESPACE_LABEL] == "true"
-    disabled = ok(await carol.post(f"/api/v1/namespaces/{team}/disable", {"restore": False}))
-    assert "being disabled" in disabled["message"]
-    await kube.eventually(lambda: _has_exactly(admin, team, set()))
+    # Opt out and restore the backup: the admin's own rights recreate the policies.
+    restored = ok(await carol.post(f"/api/v1/namespaces/{team}/disable", {"restore": True}))
+    assert restored["restored"] == ["legacy"]
+    assert "restored 1 policies" in restored["message"]
     assert naming.MANAGED_NAMESPACE_LABEL not in await ns_labels(admin, team)
+    await kube.eventually(lambda: _has_exactly(admin, team, {"legacy"}))
 
 
 async def _managed_detail(api: Api, ns: str) -> dict[str, Any]:

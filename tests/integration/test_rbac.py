@@ -635,7 +635,7 @@ def _netpol(namespace: str) -> NetworkPolicy:
     return cast(NetworkPolicy, codecs.from_dict(kube.foreign_policy(namespace, "by-hand")))
 
 
-async def test_netfence_admin_opts_namespaces_in_and_curates_templates_only(
+async def test_netfence_admin_opts_namespaces_in_curates_templates_attaches_and_restores(
     admin: AsyncClient, people: tuple[str, str, AsyncClient, AsyncClient]
 ) -> None:
     team, _other, ops, _dev = people
@@ -668,12 +668,16 @@ async def test_netfence_admin_opts_namespaces_in_and_curates_templates_only(
     )
     made = ConfigMap(metadata=ObjectMeta(name="x", namespace=NETFENCE_NS))
     assert await _status(ops.create(made)) == 403
-    # Policies and controllers are visible everywhere but changed by netfence and teams.
+    # Policies: visible everywhere; an admin may create them (restoring a backup) but not
+    # edit or delete them, which is netfence's job.
     assert await _status(_drain(ops.list(NetworkPolicy, namespace=team))) == 200
-    assert await _status(ops.create(_netpol(team))) == 403
+    assert await _status(ops.create(_netpol(team))) == 200
+    assert await _status(ops.delete(NetworkPolicy, "by-hand", namespace=team)) == 403
+    # Controllers: an admin may attach templates anywhere (a label), nothing more.
     assert (
-        await _status(ops.patch(Deployment, "api", _template_label("true"), namespace=team)) == 403
+        await _status(ops.patch(Deployment, "api", _template_label("true"), namespace=team)) == 200
     )
+    assert await _status(ops.delete(Deployment, "api", namespace=team)) == 403
     assert await _status(_drain(ops.list(Secret, namespace=team))) == 403
     # Pods are readable everywhere, for connectivity analysis.
     assert await _status(_drain(ops.list(Pod, namespace=ALL_NS))) == 200

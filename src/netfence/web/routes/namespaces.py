@@ -44,6 +44,8 @@ async def get_namespace(namespace: str, caller: CallerDep) -> schemas.NamespaceD
             {
                 "enable_namespaces": permissions.enable_namespaces(),
                 "attach": permissions.attach_in(namespace),
+                # Restoring a backup recreates policies with the caller's own rights.
+                "restore": permissions.restore_in(namespace),
             },
         ),
     )
