@@ -101,9 +101,10 @@ class Controller:
         while True:
             await self.elector.leading.wait()
             try:
-                await template_store.ensure_defaults(
+                if await template_store.ensure_defaults(
                     self._client, namespace=self.settings.netfence_namespace
-                )
+                ):
+                    await self._until_catalog_cached()
             except Exception as e:  # noqa: BLE001 - keep serving; attaches report it
                 logger.error(
                     "cannot create the default templates in namespace %s: %s (does the "
@@ -122,6 +123,13 @@ class Controller:
                     for name in self.cache.namespace_names():
                         self.queue.add(name)
             self.ready.clear()
+
+    async def _until_catalog_cached(self, timeout: float = 5.0) -> None:
+        """Reconciling before the new catalog reaches the cache would report every attached
+        template as unknown; wait (briefly) for the watch to deliver it."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self.cache.catalog_present and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
 
     async def _until_lost(self) -> None:
         while self.elector.leading.is_set():
@@ -152,8 +160,9 @@ class Controller:
             name = await self.queue.get()
             ok = True
             try:
-                if not self.elector.is_leader():
-                    # Not leading: drop the key; the new leader enqueues everything anyway.
+                if not self.elector.is_leader() or not self.ready.is_set():
+                    # Not leading (or not started leading yet): drop the key; a leader
+                    # enqueues every namespace once it is ready.
                     continue
                 ok = await self.reconcile(name)
             except Exception:
