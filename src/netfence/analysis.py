@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from netfence import services
 from netfence.core import errors, naming, templates
-from netfence.core.endpoints import Endpoint
+from netfence.core.endpoints import Endpoint, PortKey
 from netfence.core.evaluation import impacts, matrices, pitfalls
 from netfence.core.evaluation.evaluators import Evaluator
 from netfence.core.evaluation.verdicts import Verdict
@@ -239,3 +239,103 @@ def _policy(manifest: JsonDict) -> Policy:
         annotations=dict(metadata.get("annotations") or {}),
         spec=manifest["spec"],
     )
+
+
+# --- one namespace's matrix, for the console -----------------------------------------------
+
+_EXAMPLES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class OutsideCell:
+    """Traffic from every endpoint outside the namespace to one destination in it."""
+
+    # Per declared port of the destination, how many outside sources may connect.
+    allowed: tuple[int, ...]
+    # A few outside sources allowed on every declared port, and a few denied on some.
+    allowed_examples: tuple[str, ...]
+    denied_examples: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceMatrix:
+    """Who may connect to whom inside one namespace, on each destination's declared ports.
+
+    `endpoints` are the namespace's controllers and bare pods, rows and columns alike;
+    `allowed[s][d]` holds one verdict per `endpoints[d].declared()` port. `outside` is the
+    number of endpoints of other namespaces, and `others` (one cell per destination) says
+    how many of them may connect; both are None when other namespaces were not read.
+    """
+
+    namespace: str
+    endpoints: tuple[Endpoint, ...]
+    allowed: tuple[tuple[tuple[bool, ...], ...], ...]
+    outside: int | None = None
+    others: tuple[OutsideCell, ...] | None = None
+
+
+def namespace_matrix(
+    inventory: Inventory, namespace: str, *, others: bool = True
+) -> NamespaceMatrix:
+    """The controller-level matrix of one namespace, plus (with `others`) a summary row of
+    the traffic every other namespace may send into it.
+
+    Verdicts between the namespace's own endpoints need only its objects; the summary row
+    needs the whole cluster (the egress policies of every other namespace).
+    """
+    units = inventory.units()
+    own = tuple(e for e in units if e.namespace == namespace)
+    outside = tuple(e for e in units if e.namespace != namespace) if others else ()
+    # The namespace's endpoints come first, so destination d is bit d of every row.
+    evaluator = Evaluator(
+        namespaces=inventory.namespaces, endpoints=own + outside, policies=inventory.policies
+    )
+    matrix = matrices.compute(evaluator)
+    declared = [e.declared() for e in own]
+    allowed = tuple(
+        tuple(
+            tuple(bool(matrix.rows[key][s] >> d & 1) for key in keys)
+            for d, keys in enumerate(declared)
+        )
+        for s in range(len(own))
+    )
+    if not others:
+        return NamespaceMatrix(namespace, own, allowed)
+    return NamespaceMatrix(
+        namespace, own, allowed, len(outside), _outside_cells(matrix, len(own), declared)
+    )
+
+
+def _outside_cells(
+    matrix: matrices.Matrix, size: int, declared: Sequence[tuple[PortKey, ...]]
+) -> tuple[OutsideCell, ...]:
+    """Outside sources grouped by what they may reach in the namespace, so each distinct
+    row is looked at once however many sources share it."""
+    mask = (1 << size) - 1
+    keys = sorted({key for keys in declared for key in keys})
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for source in range(size, len(matrix.endpoints)):
+        signature = tuple(matrix.rows[key][source] & mask for key in keys)
+        groups.setdefault(signature, []).append(source)
+    position = {key: i for i, key in enumerate(keys)}
+    cells = []
+    for d, ports in enumerate(declared):
+        counts = [0] * len(ports)
+        allowed_examples: list[str] = []
+        denied_examples: list[str] = []
+        for signature, members in groups.items() if ports else ():
+            hits = [bool(signature[position[key]] >> d & 1) for key in ports]
+            for i, hit in enumerate(hits):
+                if hit:
+                    counts[i] += len(members)
+            examples = allowed_examples if all(hits) else denied_examples
+            for source in members[: _EXAMPLES - len(examples)]:
+                examples.append(matrix.endpoints[source].key)
+        cells.append(
+            OutsideCell(
+                tuple(counts),
+                tuple(sorted(allowed_examples)),
+                tuple(sorted(denied_examples)),
+            )
+        )
+    return tuple(cells)

@@ -28,13 +28,18 @@ BASE_URL = "http://testserver"
 Operation = tuple[str, str]  # (method, path as documented, e.g. /api/v1/templates/{name})
 
 
-def operations(app: FastAPI) -> set[Operation]:
-    """Every operation the app documents in its OpenAPI schema."""
+def operations(
+    app: FastAPI, *, tags: set[str] | None = None, exclude_tags: set[str] | None = None
+) -> set[Operation]:
+    """Every operation the app documents in its OpenAPI schema; with `tags`, only those
+    tagged so, and without those tagged with one of `exclude_tags`."""
     return {
         (method.upper(), path)
         for path, item in app.openapi()["paths"].items()
-        for method in item
+        for method, operation in item.items()
         if method in {"get", "put", "post", "delete", "patch"}
+        and (tags is None or tags & set(operation.get("tags", ())))
+        and not (exclude_tags or set()) & set(operation.get("tags", ()))
     }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Iterable
 from typing import Any
 
 from lightkube import ALL_NS, ApiError, AsyncClient
@@ -50,6 +51,41 @@ async def survey(client: AsyncClient) -> manifests.Inventory:
 
 
 _WHO = "connectivity analysis needs read access to them cluster-wide (netfence-admin has it)"
+
+
+async def survey_namespaces(client: AsyncClient, names: Iterable[str]) -> manifests.Inventory:
+    """The same as `survey`, for some namespaces only: what a caller bound per namespace
+    (netfence-developer) may read.
+
+    It is enough for every verdict between endpoints of these namespaces: egress is decided
+    by the policies of the source's namespace and ingress by those of the destination's,
+    each matching the other end by its labels and its namespace's labels, all read here.
+    Pods are optional as in `survey`; a namespace that does not exist is NotFound.
+    """
+    wanted = sorted(set(names))
+    listed: list[list[Any]] = []
+    unreadable: tuple[str, ...] = ()
+    for name in wanted:
+        action = f"read namespace {name}"
+        with failures.translated(action, who_can="ask an admin for access"):
+            namespace = await client.get(NamespaceResource, name)
+            listed.append([namespace])
+            listed.extend(
+                await asyncio.gather(
+                    *(_collect(client.list(kind, namespace=name)) for kind in _WORKLOADS)
+                )
+            )
+        try:
+            listed.append(await _collect(client.list(Pod, namespace=name)))
+        except ApiError as e:
+            if e.status.code != 403:
+                raise failures.translate(e, f"list pods in namespace {name}") from e
+            unreadable = ("pods",)
+    documents = [
+        (f"{type(obj).__name__} {_name(obj)}", obj.to_dict()) for items in listed for obj in items
+    ]
+    inventory = manifests.read(documents, validate=False)
+    return dataclasses.replace(inventory, unreadable=unreadable)
 
 
 async def _collect(iterable: Any) -> list[Any]:

@@ -13,7 +13,15 @@ from fastapi.staticfiles import StaticFiles
 
 from netfence import __version__
 from netfence.web import errors
-from netfence.web.routes import controllers, events, namespaces, session, templates
+from netfence.web.routes import (
+    connectivity,
+    controllers,
+    events,
+    namespaces,
+    previews,
+    session,
+    templates,
+)
 from netfence.web.sessions import SessionStore
 from netfence.web.settings import WebSettings
 
@@ -49,7 +57,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = SessionStore(settings)
     errors.install(app)
-    for module in (session, namespaces, controllers, templates, events):
+    for module in (session, namespaces, controllers, previews, connectivity, templates, events):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -85,6 +85,9 @@ class EnablePreview(BaseModel):
     delete: list[str]
     create: list[NamedYaml]
     warnings: list[str]
+    # The connections enabling would newly deny or allow; None when it could not be
+    # computed (the reason is then among the warnings).
+    impact: Impact | None = None
 
 
 class Disable(Body):
@@ -119,6 +122,8 @@ class UpdatePreview(BaseModel):
     current_yaml: str
     proposed_yaml: str
     changed: bool
+    impact: Impact | None = None
+    impact_note: str | None = None
 
 
 class TemplateUse(BaseModel):
@@ -169,3 +174,140 @@ class EventRow(BaseModel):
     message: str
     object: str
     time: str | None
+
+
+# --- connectivity ---------------------------------------------------------------------------
+
+
+class Connection(BaseModel):
+    source: str
+    destination: str
+    port: int
+    protocol: str
+
+
+class Impact(BaseModel):
+    """What a change does to traffic between controllers and bare pods, on declared ports."""
+
+    newly_denied: list[Connection]
+    newly_allowed: list[Connection]
+    # Endpoints that declare no container port: no connection to them can be listed.
+    not_covered: list[str]
+    # The lists are cut at a limit; these count every connection.
+    newly_denied_total: int
+    newly_allowed_total: int
+    # False when only the namespaces the caller may read were analysed (see notes).
+    complete: bool
+    notes: list[str]
+
+
+class AttachmentPreview(BaseModel):
+    action: str
+    namespace: str
+    controller: str
+    template: str
+    policy: str
+    create: list[NamedYaml]
+    delete: list[str]
+    warnings: list[str]
+    impact: Impact | None
+    impact_note: str | None = None
+
+
+class PortView(BaseModel):
+    port: int
+    protocol: str
+    name: str | None
+
+
+class EndpointView(BaseModel):
+    # NAMESPACE/KIND/NAME for a controller, NAMESPACE/NAME for a pod: what explain takes.
+    id: str
+    namespace: str
+    kind: str
+    name: str
+    ports: list[PortView]
+
+
+class MatrixRow(BaseModel):
+    source: str
+    # Per destination (in `endpoints` order): allowed, denied, partial (some of its
+    # declared ports), or no-ports (it declares none; ask explain about a port).
+    verdicts: list[str]
+    # Per destination, one verdict per declared port, in the destination's `ports` order.
+    ports: list[list[bool]]
+
+
+class OthersRow(BaseModel):
+    """Traffic from the other namespaces' controllers and bare pods."""
+
+    sources: int
+    verdicts: list[str]
+    # Per destination and declared port, how many of the `sources` may connect.
+    ports: list[list[int]]
+    allowed_examples: list[list[str]]
+    denied_examples: list[list[str]]
+
+
+class ConnectivityMatrix(BaseModel):
+    namespace: str
+    endpoints: list[EndpointView]
+    rows: list[MatrixRow]
+    others: OthersRow | None
+    counts: dict[str, int]
+    complete: bool
+    notes: list[str]
+
+
+class RuleCheckView(BaseModel):
+    policy: str
+    rule: str
+    allows: bool
+    peer_matched: bool
+    peer: str
+    port_matched: bool
+    port: str
+
+
+class SideView(BaseModel):
+    endpoint: str
+    isolated: bool
+    allowed: bool
+    # Policies that select the endpoint for this direction.
+    policies: list[str]
+    rules: list[RuleCheckView]
+    reasons: list[str]
+
+
+class Explanation(BaseModel):
+    source: str
+    destination: str
+    port: int
+    protocol: str
+    allowed: bool
+    headline: str
+    egress: SideView
+    ingress: SideView
+    reasons: list[str]
+    notes: list[str]
+
+
+class FindingView(BaseModel):
+    kind: str
+    message: str
+    objects: list[str]
+    fix: str
+    # namespace: about objects of this namespace; cluster: about the whole cluster.
+    scope: str
+
+
+class FindingList(BaseModel):
+    namespace: str
+    findings: list[FindingView]
+    complete: bool
+    notes: list[str]
+
+
+# The previews above refer to Impact, defined further down.
+EnablePreview.model_rebuild()
+UpdatePreview.model_rebuild()

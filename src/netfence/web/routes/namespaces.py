@@ -8,13 +8,14 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from netfence import services
+from netfence import analysis, services
 from netfence.core.planning import ApplyPolicy, DeletePolicy
 from netfence.core.summaries import summarize_namespace
 from netfence.kube import actions, reading, template_store
-from netfence.web import permissions, schemas, views
+from netfence.web import inventories, permissions, schemas, views
 from netfence.web.callers import Caller, CallerDep, ChangingCallerDep
 from netfence.web.errors import ApiProblem
+from netfence.web.routes import previews
 
 router = APIRouter(prefix="/api/v1/namespaces", tags=["namespaces"])
 
@@ -81,9 +82,18 @@ async def enable_preview(namespace: str, caller: CallerDep) -> schemas.EnablePre
     ns = caller.settings.netfence_namespace
     services.check_manageable(namespace, netfence_namespace=ns)
     state = await reading.read_namespace(caller.client, namespace, netfence_namespace=ns)
-    stored = await template_store.load(caller.client, namespace=ns)
+    stored, scoped = await asyncio.gather(
+        template_store.load(caller.client, namespace=ns),
+        inventories.for_impact(caller, namespace),
+    )
     plan = services.preview_enable(state, stored.catalog, netfence_namespace=ns)
     backed_up = sorted((p for p in state.policies if not p.is_managed), key=lambda p: p.name)
+    effect, note = await previews.impact(
+        scoped,
+        lambda inventory: analysis.preview_enable(
+            inventory, state, stored.catalog, netfence_namespace=ns
+        ),
+    )
     return schemas.EnablePreview(
         namespace=namespace,
         backup=[
@@ -95,7 +105,8 @@ async def enable_preview(namespace: str, caller: CallerDep) -> schemas.EnablePre
             for s in plan.steps
             if isinstance(s, ApplyPolicy)
         ],
-        warnings=[n.message for n in plan.refusals],
+        warnings=[n.message for n in plan.refusals] + ([note] if note else []),
+        impact=effect,
     )
 
 
@@ -188,8 +199,18 @@ def _preview(proposal: services.UpdateProposal) -> schemas.UpdatePreview:
 
 @router.get("/{namespace}/policies/{name}/update-preview", response_model=schemas.UpdatePreview)
 async def update_preview(namespace: str, name: str, caller: CallerDep) -> schemas.UpdatePreview:
-    """The policy as it is and as its template's current version would make it."""
-    return _preview(await _proposal(caller, namespace, name))
+    """The policy as it is and as its template's current version would make it, and the
+    connections updating it would newly deny or allow."""
+    proposal, scoped = await asyncio.gather(
+        _proposal(caller, namespace, name), inventories.for_impact(caller, namespace)
+    )
+    effect, note = await previews.impact(
+        scoped,
+        lambda inventory: analysis.preview_policy_update(
+            inventory, namespace, name, proposal.proposed_spec
+        ),
+    )
+    return _preview(proposal).model_copy(update={"impact": effect, "impact_note": note})
 
 
 @router.post("/{namespace}/policies/{name}/update", response_model=schemas.Message, status_code=202)

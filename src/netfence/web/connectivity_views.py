@@ -1,0 +1,197 @@
+"""Connectivity results as API views: the matrix, explanations, findings, impacts (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from netfence import analysis
+from netfence.core.endpoints import Endpoint
+from netfence.core.evaluation import impacts, pitfalls
+from netfence.core.evaluation.verdicts import Side, Verdict
+from netfence.web import schemas
+
+# Impact lists are cut here: enabling a namespace in a large cluster can newly deny
+# hundreds of thousands of connections, and a person reads the first few hundred.
+IMPACT_LIMIT = 500
+
+ALLOWED, DENIED, PARTIAL, NO_PORTS = "allowed", "denied", "partial", "no-ports"
+
+
+def endpoint_view(endpoint: Endpoint) -> schemas.EndpointView:
+    names: dict[tuple[int, str], str] = {}
+    for port in endpoint.ports:
+        if port.name:
+            names.setdefault((port.port, port.protocol), port.name)
+    return schemas.EndpointView(
+        id=endpoint.key,
+        namespace=endpoint.namespace,
+        kind=endpoint.kind,
+        name=endpoint.name,
+        ports=[
+            schemas.PortView(port=port, protocol=protocol, name=names.get((port, protocol)))
+            for port, protocol in endpoint.declared()
+        ],
+    )
+
+
+def verdict_word(allowed: Sequence[bool]) -> str:
+    if not allowed:
+        return NO_PORTS
+    if all(allowed):
+        return ALLOWED
+    return PARTIAL if any(allowed) else DENIED
+
+
+def _count_word(counts: Sequence[int], sources: int) -> str:
+    if not counts:
+        return NO_PORTS
+    if sources and all(c == sources for c in counts):
+        return ALLOWED
+    return PARTIAL if any(counts) else DENIED
+
+
+def matrix_view(
+    result: analysis.NamespaceMatrix, *, complete: bool, notes: Sequence[str]
+) -> schemas.ConnectivityMatrix:
+    endpoints = result.endpoints
+    rows = []
+    counts = dict.fromkeys((ALLOWED, DENIED, PARTIAL, NO_PORTS), 0)
+    for source, cells in zip(endpoints, result.allowed, strict=True):
+        words = [verdict_word(cell) for cell in cells]
+        for word in words:
+            counts[word] += 1
+        rows.append(
+            schemas.MatrixRow(
+                source=source.key, verdicts=words, ports=[list(cell) for cell in cells]
+            )
+        )
+    others = None
+    if result.others is not None and result.outside is not None:
+        sources = result.outside
+        others = schemas.OthersRow(
+            sources=sources,
+            verdicts=[_count_word(c.allowed, sources) for c in result.others],
+            ports=[list(c.allowed) for c in result.others],
+            allowed_examples=[list(c.allowed_examples) for c in result.others],
+            denied_examples=[list(c.denied_examples) for c in result.others],
+        )
+    return schemas.ConnectivityMatrix(
+        namespace=result.namespace,
+        endpoints=[endpoint_view(e) for e in endpoints],
+        rows=rows,
+        others=others,
+        counts=counts,
+        complete=complete,
+        notes=list(notes),
+    )
+
+
+def _side(side: Side, peer_word: str) -> schemas.SideView:
+    return schemas.SideView(
+        endpoint=side.endpoint.key,
+        isolated=side.isolated,
+        allowed=side.allowed,
+        policies=list(side.policies),
+        rules=[
+            schemas.RuleCheckView(
+                policy=c.policy,
+                rule=c.rule,
+                allows=c.allows,
+                peer_matched=c.peer is not None,
+                peer=c.peer_description,
+                port_matched=c.port is not None,
+                port=c.port_description,
+            )
+            for c in side.checks
+        ],
+        reasons=side.reasons(peer_word=peer_word),
+    )
+
+
+def explanation(verdict: Verdict) -> schemas.Explanation:
+    return schemas.Explanation(
+        source=verdict.source.key,
+        destination=verdict.destination.key,
+        port=verdict.port,
+        protocol=verdict.protocol,
+        allowed=verdict.allowed,
+        headline=verdict.headline(),
+        egress=_side(verdict.egress, "destination"),
+        ingress=_side(verdict.ingress, "source"),
+        reasons=verdict.reasons(),
+        notes=list(verdict.notes),
+    )
+
+
+def _connection(c: impacts.Connection) -> schemas.Connection:
+    return schemas.Connection(
+        source=c.source.key, destination=c.destination.key, port=c.port, protocol=c.protocol
+    )
+
+
+def impact_view(
+    report: impacts.ImpactReport, *, complete: bool, notes: Sequence[str]
+) -> schemas.Impact:
+    return schemas.Impact(
+        newly_denied=[_connection(c) for c in report.newly_denied[:IMPACT_LIMIT]],
+        newly_allowed=[_connection(c) for c in report.newly_allowed[:IMPACT_LIMIT]],
+        not_covered=[e.key for e in report.without_ports[:IMPACT_LIMIT]],
+        newly_denied_total=len(report.newly_denied),
+        newly_allowed_total=len(report.newly_allowed),
+        complete=complete,
+        notes=list(notes),
+    )
+
+
+def _about(obj: str, namespace: str) -> bool:
+    # "NetworkPolicy NS/NAME", "NS/Kind/NAME" or "NS/POD"
+    return obj.rpartition(" ")[2].startswith(f"{namespace}/")
+
+
+# Findings that can be judged from one namespace's objects alone. The others look for
+# what selectors match elsewhere (which a caller who reads one namespace cannot see), or
+# for a network plugin, which runs in a namespace of its own.
+_LOCAL_KINDS = frozenset(
+    {
+        pitfalls.Kind.NO_DNS,
+        pitfalls.Kind.POLICY_SELECTS_NOTHING,
+        pitfalls.Kind.OR_WHERE_AND,
+    }
+)
+_OWN_NAMESPACE_PEER = "a podSelector alone means the policy's own"
+
+
+def judged_locally(finding: pitfalls.Finding) -> bool:
+    """Whether a finding made from one namespace's objects holds for the whole cluster."""
+    if finding.kind in _LOCAL_KINDS:
+        return True
+    return finding.kind is pitfalls.Kind.PODS_MATCH_NOTHING and (
+        _OWN_NAMESPACE_PEER in finding.message
+    )
+
+
+def findings_view(
+    found: Sequence[pitfalls.Finding], namespace: str, *, complete: bool, notes: Sequence[str]
+) -> schemas.FindingList:
+    shown = []
+    for finding in found:
+        if finding.kind is pitfalls.Kind.NO_ENFORCING_PLUGIN:
+            scope = "cluster"
+        elif any(_about(obj, namespace) for obj in finding.objects):
+            scope = "namespace"
+        else:
+            continue
+        if not complete and not judged_locally(finding):
+            continue
+        shown.append(
+            schemas.FindingView(
+                kind=finding.kind.value,
+                message=finding.message,
+                objects=list(finding.objects),
+                fix=finding.fix,
+                scope=scope,
+            )
+        )
+    return schemas.FindingList(
+        namespace=namespace, findings=shown, complete=complete, notes=list(notes)
+    )
