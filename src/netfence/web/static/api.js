@@ -85,6 +85,14 @@ export const api = {
   detach: (ns, kind, name, template) =>
     request("DELETE", `/namespaces/${enc(ns)}/controllers/${enc(kind)}/${enc(name)}/templates/${enc(template)}`),
 
+  attachmentPreview: (ns, kind, name, template, action) =>
+    request("GET", `/namespaces/${enc(ns)}/controllers/${enc(kind)}/${enc(name)}/templates/${enc(template)}/preview?action=${enc(action)}`),
+
+  connectivity: (ns) => request("GET", `/namespaces/${enc(ns)}/connectivity`),
+  findings: (ns) => request("GET", `/namespaces/${enc(ns)}/findings`),
+  explain: (source, destination, port, protocol = "TCP") =>
+    request("GET", `/connectivity/explain?source=${enc(source)}&destination=${enc(destination)}&port=${enc(port)}&protocol=${enc(protocol)}`),
+
   updatePreview: (ns, policy) => request("GET", `/namespaces/${enc(ns)}/policies/${enc(policy)}/update-preview`),
   update: (ns, policy) => request("POST", `/namespaces/${enc(ns)}/policies/${enc(policy)}/update`),
 

@@ -6,6 +6,7 @@ import { banner, button, loading, toast, emptyState } from "./ui.js";
 import { namespacesView } from "./view-namespaces.js";
 import { namespaceView } from "./view-namespace.js";
 import { controllerView } from "./view-controller.js";
+import { connectivityView } from "./view-connectivity.js";
 import { templatesView, templateEditorView } from "./view-templates.js";
 import { signInView } from "./view-signin.js";
 import { forgetRecent, setRecentOwner } from "./parts.js";
@@ -25,6 +26,7 @@ const state = {
 const ROUTES = [
   [/^#\/namespaces\/?$/, () => namespacesView],
   [/^#\/namespaces\/([^/]+)\/?$/, () => namespaceView],
+  [/^#\/namespaces\/([^/]+)\/connectivity\/?$/, () => connectivityView],
   [/^#\/namespaces\/([^/]+)\/controllers\/([^/]+)\/([^/]+)\/?$/, () => controllerView],
   [/^#\/templates\/?$/, () => templatesView],
   // "_new" cannot be a template name (names are DNS labels), so a template called "new" works.
@@ -189,11 +191,15 @@ function show(viewFactory, params) {
     }
   }
 
+  // A view whose data is costly to compute (the connectivity matrix reads the whole
+  // cluster) sets its own, slower pace: `pollMs`.
+  const pollDelay = () => view.pollMs || (Date.now() < state.fastUntil ? FAST_POLL_MS : POLL_MS);
+
   async function tick() {
     if (generation !== state.generation) return;
     if (view.poll !== false && document.visibilityState === "visible") await refresh();
     if (generation !== state.generation) return;
-    state.timer = setTimeout(tick, Date.now() < state.fastUntil ? FAST_POLL_MS : POLL_MS);
+    state.timer = setTimeout(tick, pollDelay());
   }
 
   state.refreshNow = () => {
@@ -201,7 +207,7 @@ function show(viewFactory, params) {
     tick();
   };
   refresh().then(() => {
-    if (generation === state.generation) state.timer = setTimeout(tick, POLL_MS);
+    if (generation === state.generation) state.timer = setTimeout(tick, pollDelay());
   });
 }
 

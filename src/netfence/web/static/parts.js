@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { h, icon, replace, plural, relativeTime, firstLine } from "./dom.js";
 import { badge, banner, button, chip, disclosure, emptyState, loading, modal, table, toast, yamlView, diffView } from "./ui.js";
+import { impactBlock, impactView } from "./impact.js";
 
 export const NO_ENABLE = "You may not enable or disable namespaces; an admin can.";
 export const NO_ATTACH = "You may not attach or remove templates in this namespace; ask an admin for access.";
@@ -129,6 +130,13 @@ export function openEnableDialog(ns, ctx) {
           h("p", { class: "step-text", text: "Every pod then accepts traffic only from pods of this namespace, until templates open more." }),
           namedYamlList(preview.create, open, draw, "Nothing to create."),
         ),
+        h(
+          "li",
+          null,
+          h("h3", { class: "step-title", text: "Effect on connectivity" }),
+          h("p", { class: "step-text", text: "Connections between controllers (and pods no controller runs), on the ports they declare." }),
+          impactView(preview.impact, { here: ns, note: "See the warning above." }),
+        ),
       ),
     );
   };
@@ -236,9 +244,36 @@ export function openAttachDialog(ns, controller, ctx, { namespaceManaged } = {})
   let templates = [];
   let chosen = null;
   const search = h("input", { type: "search", class: "input", placeholder: "Filter templates", "aria-label": "Filter templates" });
-  const list = h("div", { class: "pick-list", role: "radiogroup", "aria-label": "Templates" }, loading("Loading templates…"));
+  const list = h("div", { class: ["pick-list", "pick-list-short"], role: "radiogroup", "aria-label": "Templates" }, loading("Loading templates…"));
   const note = namespaceManaged === false ? banner("info", `netfence does not manage ${ns} yet: the label is set now, and the policy is created once an admin enables the namespace.`) : null;
-  const body = h("div", { class: "stack" }, note, search, list);
+  const effect = h("div", { class: "effect-slot" });
+  const body = h("div", { class: "stack" }, note, search, list, effect);
+  let asked = null;
+  const showEffect = (name) => {
+    asked = name;
+    replace(effect, impactBlock(loading(`Working out what attaching ${name} changes…`)));
+    api
+      .attachmentPreview(ns, controller.kind, controller.name, name, "attach")
+      .then((p) => {
+        if (asked !== name) return;
+        const creates = p.create.map((c) => c.name);
+        replace(
+          effect,
+          impactBlock(
+            h(
+              "div",
+              { class: "stack small" },
+              h("p", null, creates.length ? `Creates NetworkPolicy ${creates.join(", ")}.` : "Creates no NetworkPolicy now."),
+              p.warnings.map((w) => banner("warn", w)),
+              impactView(p.impact, { here: ns, note: p.impact_note }),
+            ),
+          ),
+        );
+      })
+      .catch((error) => {
+        if (asked === name) replace(effect, impactBlock(banner("warn", error.message, { title: "Could not preview the effect" })));
+      });
+  };
   const dlg = modal({
     title: `Attach a template to ${controller.kind} ${controller.name}`,
     subtitle: "netfence creates one NetworkPolicy that selects this controller's pods. The pods are not restarted.",
@@ -276,6 +311,7 @@ export function openAttachDialog(ns, controller, ctx, { namespaceManaged } = {})
             dlg.setConfirmEnabled(true);
             dlg.setConfirmLabel(`Attach ${t.name}`);
             for (const el of list.querySelectorAll(".pick")) el.classList.toggle("is-chosen", el.dataset.name === chosen);
+            showEffect(t.name);
           },
         });
         return h(
@@ -304,9 +340,20 @@ export function openAttachDialog(ns, controller, ctx, { namespaceManaged } = {})
 }
 
 export function openDetachDialog(ns, controller, template, ctx) {
+  const effect = h("div", { class: "effect-slot" }, impactBlock(loading("Working out what removing it changes…")));
+  api
+    .attachmentPreview(ns, controller.kind, controller.name, template, "detach")
+    .then((p) => replace(effect, impactBlock(h("div", { class: "stack small" }, p.warnings.map((w) => banner("warn", w)), impactView(p.impact, { here: ns, note: p.impact_note })))))
+    .catch((error) => replace(effect, impactBlock(banner("warn", error.message, { title: "Could not preview the effect" }))));
   modal({
     title: `Remove template ${template}?`,
-    body: h("p", null, `netfence deletes the NetworkPolicy it made from ${template} for ${controller.kind} ${controller.name} in ${ns}. The traffic it opened is blocked again.`),
+    wide: true,
+    body: h(
+      "div",
+      { class: "stack" },
+      h("p", null, `netfence deletes the NetworkPolicy it made from ${template} for ${controller.kind} ${controller.name} in ${ns}. The traffic it opened is blocked again.`),
+      effect,
+    ),
     confirmLabel: `Remove ${template}`,
     confirmVariant: "danger",
     onConfirm: async () => {
@@ -408,6 +455,7 @@ export function openUpdateDialog(ns, policy, ctx) {
         p.changed ? null : banner("info", "The rules are the same; updating only records the template's current version."),
         h("p", null, "Template ", h("strong", { class: "mono", text: p.template }), ": lines marked − go, lines marked + come."),
         diffView(p.current_yaml, p.proposed_yaml),
+        impactBlock(impactView(p.impact, { here: ns, note: p.impact_note })),
       );
       dlg.setConfirmEnabled(true);
     })

@@ -13,6 +13,12 @@ import {
   templateChips,
   NO_ATTACH,
 } from "./parts.js";
+import { findingsList } from "./impact.js";
+import { connectivityHref } from "./view-connectivity.js";
+
+// Findings read the whole cluster; the view asks again when the namespace changes, or
+// after this long.
+const FINDINGS_MS = 30000;
 
 // A developer may not read backups, and the API then reports a managed namespace as still
 // "enabling" (the backup's phase is what says "done"). The label is what they can know.
@@ -40,9 +46,13 @@ export function namespaceView([ns], ctx) {
         title: detail.name,
         badges: [stateBadge(stateWord)],
         subtitle: `${plural(detail.controllers.length, "controller")} · ${plural(ownPolicies, "policy", "policies")} by netfence · ${plural(detail.unmanaged_policies, "policy", "policies")} made elsewhere`,
-        actions: [enableDisableButton(row, detail.permissions, ctx, { small: false })],
+        actions: [
+          h("a", { class: "btn btn-secondary", href: connectivityHref(ns), title: `Who may connect to whom in ${ns}, and why` }, icon("grid"), h("span", { text: "Connectivity" })),
+          enableDisableButton(row, detail.permissions, ctx, { small: false }),
+        ],
       }),
       detail.warnings.map((w) => banner("warn", w)),
+      findingsList(data.findings),
       !managed && detail.unmanaged_policies
         ? banner("warn", `${plural(detail.unmanaged_policies, "NetworkPolicy was", "NetworkPolicies were")} made outside netfence. Enabling netfence backs them up and replaces them with its defaults.`, { title: "Unmanaged policies" })
         : null,
@@ -82,6 +92,21 @@ export function namespaceView([ns], ctx) {
     );
   };
 
+  // The pitfalls that concern this namespace, asked again when its controllers or policies
+  // change (an attached template may cut DNS) and otherwise every FINDINGS_MS.
+  let findings = { at: 0, shape: null, list: null };
+  const findingsFor = async (detail) => {
+    const shape = JSON.stringify([detail.controllers, detail.policies.map((p) => p.yaml)]);
+    if (shape === findings.shape && Date.now() - findings.at < FINDINGS_MS) return findings.list;
+    try {
+      const answer = await api.findings(ns);
+      findings = { at: Date.now(), shape, list: answer.findings };
+    } catch {
+      findings = { at: Date.now(), shape, list: findings.list }; // a warning is not worth an error
+    }
+    return findings.list;
+  };
+
   return {
     nav: "namespaces",
     title: ns,
@@ -89,7 +114,8 @@ export function namespaceView([ns], ctx) {
     async load() {
       const [detail, events] = await Promise.all([api.namespace(ns), api.events(ns).catch((error) => ({ error: error.message }))]);
       rememberNamespace(ns);
-      return Array.isArray(events) ? { detail, events } : { detail, events: [], eventsError: `Events are not available: ${events.error}` };
+      const findings = await findingsFor(detail);
+      return Array.isArray(events) ? { detail, events, findings } : { detail, events: [], eventsError: `Events are not available: ${events.error}`, findings };
     },
     render(d) {
       data = d;
