@@ -10,8 +10,15 @@ with `--big` controllers, each with a template attached (so as many NetworkPolic
 
 1. Cluster view (GET /api/v1/namespaces) and namespace view of the big namespace
    (GET /api/v1/namespaces/{big}): `--requests` sequential requests each, median and p95.
-2. Load: `--clients` concurrent clients, each with its own session cookie, issuing a mix
-   of GETs for `--seconds` seconds: request count, errors, latency percentiles.
+2. Connectivity: the matrix, findings, explain and impact previews the console asks for,
+   on the big namespace and a small one, over HTTP; then, in this process, where the
+   matrix's time goes (reading the cluster, evaluating, building the response).
+3. Load: `--clients` concurrent clients, each with its own session cookie, issuing a mix
+   of GETs for `--seconds` seconds: request count, errors, latency percentiles
+   (`--no-load` skips it).
+
+With `--demo` the cluster is the demo's (`netfence demo`: shop, payments, monitoring)
+instead, and only the connectivity figures are printed.
 """
 
 from __future__ import annotations
@@ -38,9 +45,11 @@ import httpx
 from lightkube import AsyncClient, codecs
 from lightkube.resources.networking_v1 import NetworkPolicy
 
+from netfence import analysis
 from netfence.core import naming
-from netfence.kube import connecting
-from netfence.localcluster import ControlPlane, start, stop
+from netfence.kube import connecting, surveying
+from netfence.localcluster import ControlPlane, demo, start, stop
+from netfence.web import connectivity_views
 
 NETFENCE_NS = naming.DEFAULT_NETFENCE_NAMESPACE
 BIG = "bench-big"
@@ -280,6 +289,55 @@ def describe(figures: dict[str, float]) -> str:
     )
 
 
+async def connectivity(http: httpx.AsyncClient, ns: str, other: str, requests: int) -> None:
+    """What the console asks about connectivity, one request at a time."""
+    matrix = (await http.get(f"/api/v1/namespaces/{ns}/connectivity")).json()
+    endpoints = matrix["endpoints"]
+    controllers = [e for e in endpoints if e["kind"] != "Pod"]
+    source, destination = controllers[0], controllers[-1]
+    kind, name = destination["kind"].lower(), destination["name"]
+    port = destination["ports"][0]["port"] if destination["ports"] else 80
+    paths = {
+        f"matrix of {ns} ({len(endpoints)} controllers)": f"/api/v1/namespaces/{ns}/connectivity",
+        f"findings of {ns}": f"/api/v1/namespaces/{ns}/findings",
+        "explain one connection": (
+            f"/api/v1/connectivity/explain?source={source['id']}"
+            f"&destination={destination['id']}&port={port}"
+        ),
+        f"attach preview in {ns}": (
+            f"/api/v1/namespaces/{ns}/controllers/{kind}/{name}/templates/https/preview"
+            "?action=attach"
+        ),
+        f"enable preview of {other} (with impact)": f"/api/v1/namespaces/{other}/enable-preview",
+    }
+    for label, path in paths.items():
+        print(f"  {label}, {requests} requests: {describe(await sequential(http, path, requests))}")
+
+
+async def matrix_breakdown(client: AsyncClient, ns: str, rounds: int = 5) -> None:
+    """Where the matrix's time goes, measured in this process with the same functions."""
+    survey, compute, view = [], [], []
+    size = 0
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        inventory = await surveying.survey(client)
+        t1 = time.perf_counter()
+        result = analysis.namespace_matrix(inventory, ns)
+        t2 = time.perf_counter()
+        body = connectivity_views.matrix_json(result, complete=True, notes=())
+        t3 = time.perf_counter()
+        survey.append((t1 - t0) * 1000)
+        compute.append((t2 - t1) * 1000)
+        view.append((t3 - t2) * 1000)
+        size = len(body)
+    print(
+        f"  in process, {ns}: reading the cluster {statistics.median(survey):.0f} ms "
+        f"({len(inventory.controllers)} controllers, {len(inventory.policies)} policies), "
+        f"evaluating {statistics.median(compute):.0f} ms, response "
+        f"{statistics.median(view):.0f} ms ({size / 1024:.0f} KiB)"
+    )
+
+
 async def main(args: argparse.Namespace) -> None:
     print(
         f"{datetime.date.today().isoformat()}, {os.cpu_count()} cores, "
@@ -290,12 +348,26 @@ async def main(args: argparse.Namespace) -> None:
         cp = start(directory / "cp")
         client = connecting.client_for(cp.kubeconfig)
         try:
-            expected = await populate(client, args.namespaces, args.big)
+            if args.demo:
+                await demo.seed(client, netfence_namespace=NETFENCE_NS)
+                expected = {"shop": 7}
+            else:
+                expected = await populate(client, args.namespaces, args.big)
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             with serve_process(cp, port, directory / "serve.log") as process:
                 await until_serving(base)
                 converged = await until_converged(client, expected, timeout=600)
+                if args.demo:
+                    print(f"cluster: the demo's; converged {converged:.1f} s after serving")
+                    http = await browser(base)
+                    try:
+                        print("connectivity:")
+                        await connectivity(http, "shop", "payments", args.requests)
+                    finally:
+                        await http.aclose()
+                    await matrix_breakdown(client, "shop")
+                    return
                 print(
                     f"cluster: {args.namespaces} namespaces, {args.big} controllers and "
                     f"{expected[BIG]} policies in {BIG}; converged {converged:.1f} s after "
@@ -307,8 +379,15 @@ async def main(args: argparse.Namespace) -> None:
                     print(f"cluster view, {args.requests} requests: {describe(cluster)}")
                     big = await sequential(http, f"/api/v1/namespaces/{BIG}", args.requests)
                     print(f"namespace view of {BIG}, {args.requests} requests: {describe(big)}")
+                    print("connectivity:")
+                    rounds = max(5, args.requests // 5)
+                    await connectivity(http, BIG, "bench-1", rounds)
+                    await connectivity(http, "bench-0", "bench-3", rounds)
                 finally:
                     await http.aclose()
+                await matrix_breakdown(client, BIG)
+                if args.no_load:
+                    return
                 paths = [
                     "/api/v1/session",
                     "/api/v1/namespaces",
@@ -351,4 +430,6 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--no-load", action="store_true", help="skip the concurrent load")
+    parser.add_argument("--demo", action="store_true", help="the demo cluster instead")
     asyncio.run(main(parser.parse_args()))

@@ -292,18 +292,48 @@ def namespace_matrix(
     )
     matrix = matrices.compute(evaluator)
     declared = [e.declared() for e in own]
-    allowed = tuple(
-        tuple(
-            tuple(bool(matrix.rows[key][s] >> d & 1) for key in keys)
-            for d, keys in enumerate(declared)
-        )
-        for s in range(len(own))
-    )
+    allowed = _own_cells(matrix, declared)
     if not others:
         return NamespaceMatrix(namespace, own, allowed)
     return NamespaceMatrix(
         namespace, own, allowed, len(outside), _outside_cells(matrix, len(own), declared)
     )
+
+
+def _own_cells(
+    matrix: matrices.Matrix, declared: Sequence[tuple[PortKey, ...]]
+) -> tuple[tuple[tuple[bool, ...], ...], ...]:
+    """Per source and destination of the namespace, one verdict per declared port.
+
+    Sources that share their rows (most do: same policies, same rules) share the result,
+    each row is read once as a string of bits, and equal cells are one tuple, so a
+    namespace of 500 controllers costs a few distinct rows, not 250,000 bit tests.
+    """
+    size = len(declared)
+    mask = (1 << size) - 1
+    keys = sorted({key for keys in declared for key in keys})
+    cells: dict[str, tuple[bool, ...]] = {}
+    rows: dict[tuple[int, ...], tuple[tuple[bool, ...], ...]] = {}
+    result = []
+    for source in range(size):
+        signature = tuple(matrix.rows[key][source] & mask for key in keys)
+        row = rows.get(signature)
+        if row is None:
+            # Bit d of a row is destination d: reversed binary text indexes it directly.
+            bits = {
+                key: format(value, f"0{size}b")[::-1]
+                for key, value in zip(keys, signature, strict=True)
+            }
+            cell_row = []
+            for d, ports in enumerate(declared):
+                pattern = "".join(bits[key][d] for key in ports)
+                cell = cells.get(pattern)
+                if cell is None:
+                    cell = cells[pattern] = tuple(c == "1" for c in pattern)
+                cell_row.append(cell)
+            row = rows[signature] = tuple(cell_row)
+        result.append(row)
+    return tuple(result)
 
 
 def _outside_cells(

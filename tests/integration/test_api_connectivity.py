@@ -27,6 +27,7 @@ from lightkube.types import PatchType
 from netfence.core import naming
 from netfence.kube import connecting
 from netfence.localcluster import ControlPlane
+from netfence.web import schemas
 from netfence.web.settings import AuthMode, WebSettings
 from tests.integration import helm, kube
 from tests.integration.api_client import Api, Coverage, ok, operations, problem
@@ -276,6 +277,8 @@ def connections(impact: dict[str, Any], which: str) -> set[tuple[str, str, int]]
 async def test_the_matrix_of_a_namespace_with_its_verdicts_per_port(api: Api, world: World) -> None:
     ns = world.shop
     matrix = ok(await api.get(f"/api/v1/namespaces/{ns}/connectivity"))
+    # The body is written directly (it can be large); it is what the schema documents.
+    assert schemas.ConnectivityMatrix.model_validate(matrix).model_dump() == matrix
     assert matrix["namespace"] == ns
     assert matrix["complete"] is True
     assert matrix["notes"] == []
@@ -608,6 +611,7 @@ async def test_a_developer_sees_her_namespace_and_is_told_what_is_missing(
 ) -> None:
     ns = world.shop
     mine = ok(await alice.get(f"/api/v1/namespaces/{ns}/connectivity"))
+    assert schemas.ConnectivityMatrix.model_validate(mine).model_dump() == mine
     assert mine["complete"] is False
     assert mine["others"] is None
     notes = " ".join(mine["notes"])

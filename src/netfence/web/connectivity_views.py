@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from netfence import analysis
@@ -50,40 +51,51 @@ def _count_word(counts: Sequence[int], sources: int) -> str:
     return PARTIAL if any(counts) else DENIED
 
 
-def matrix_view(
-    result: analysis.NamespaceMatrix, *, complete: bool, notes: Sequence[str]
-) -> schemas.ConnectivityMatrix:
+def matrix_json(result: analysis.NamespaceMatrix, *, complete: bool, notes: Sequence[str]) -> bytes:
+    """The matrix as the JSON of `schemas.ConnectivityMatrix`, written directly.
+
+    A namespace of 500 controllers has 250,000 cells; validating them into models and
+    back (what a response model costs) took longer than evaluating them. The cells are
+    shared tuples (see `analysis.namespace_matrix`), so each distinct one is named once.
+    """
     endpoints = result.endpoints
-    rows = []
+    words: dict[tuple[bool, ...], str] = {}
     counts = dict.fromkeys((ALLOWED, DENIED, PARTIAL, NO_PORTS), 0)
+    verdict_rows: dict[int, list[str]] = {}
+    rows = []
     for source, cells in zip(endpoints, result.allowed, strict=True):
-        words = [verdict_word(cell) for cell in cells]
-        for word in words:
+        verdicts = verdict_rows.get(id(cells))
+        if verdicts is None:
+            verdicts = []
+            for cell in cells:
+                word = words.get(cell)
+                if word is None:
+                    word = words[cell] = verdict_word(cell)
+                verdicts.append(word)
+            verdict_rows[id(cells)] = verdicts
+        for word in verdicts:
             counts[word] += 1
-        rows.append(
-            schemas.MatrixRow(
-                source=source.key, verdicts=words, ports=[list(cell) for cell in cells]
-            )
-        )
+        rows.append({"source": source.key, "verdicts": verdicts, "ports": cells})
     others = None
     if result.others is not None and result.outside is not None:
         sources = result.outside
-        others = schemas.OthersRow(
-            sources=sources,
-            verdicts=[_count_word(c.allowed, sources) for c in result.others],
-            ports=[list(c.allowed) for c in result.others],
-            allowed_examples=[list(c.allowed_examples) for c in result.others],
-            denied_examples=[list(c.denied_examples) for c in result.others],
-        )
-    return schemas.ConnectivityMatrix(
-        namespace=result.namespace,
-        endpoints=[endpoint_view(e) for e in endpoints],
-        rows=rows,
-        others=others,
-        counts=counts,
-        complete=complete,
-        notes=list(notes),
-    )
+        others = {
+            "sources": sources,
+            "verdicts": [_count_word(c.allowed, sources) for c in result.others],
+            "ports": [c.allowed for c in result.others],
+            "allowed_examples": [c.allowed_examples for c in result.others],
+            "denied_examples": [c.denied_examples for c in result.others],
+        }
+    document = {
+        "namespace": result.namespace,
+        "endpoints": [endpoint_view(e).model_dump() for e in endpoints],
+        "rows": rows,
+        "others": others,
+        "counts": counts,
+        "complete": complete,
+        "notes": list(notes),
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
 
 
 def _side(side: Side, peer_word: str) -> schemas.SideView:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from netfence import analysis
 from netfence.core import errors
@@ -28,16 +28,16 @@ EndQuery = Annotated[
 
 
 @router.get("/namespaces/{namespace}/connectivity", response_model=schemas.ConnectivityMatrix)
-async def namespace_connectivity(namespace: str, caller: CallerDep) -> schemas.ConnectivityMatrix:
+async def namespace_connectivity(namespace: str, caller: CallerDep) -> Response:
     """Who may connect to whom among the namespace's controllers (and pods no controller
     runs), per declared port, and how much of the rest of the cluster may connect in."""
     scoped = await inventories.read(caller, [namespace])
 
-    def compute() -> schemas.ConnectivityMatrix:
+    def compute() -> bytes:
         result = analysis.namespace_matrix(scoped.inventory, namespace, others=scoped.complete)
-        return connectivity_views.matrix_view(result, complete=scoped.complete, notes=scoped.notes)
+        return connectivity_views.matrix_json(result, complete=scoped.complete, notes=scoped.notes)
 
-    return await asyncio.to_thread(compute)
+    return Response(await asyncio.to_thread(compute), media_type="application/json")
 
 
 def _end(ref: str, field: str) -> str:
