@@ -252,7 +252,7 @@ class OutsideCell:
 
     # Per declared port of the destination, how many outside sources may connect.
     allowed: tuple[int, ...]
-    # A few outside sources allowed on every declared port, and a few denied on some.
+    # A few outside sources allowed on a declared port at least, and a few denied on all.
     allowed_examples: tuple[str, ...]
     denied_examples: tuple[str, ...]
 
@@ -358,7 +358,7 @@ def _outside_cells(
             for i, hit in enumerate(hits):
                 if hit:
                     counts[i] += len(members)
-            examples = allowed_examples if all(hits) else denied_examples
+            examples = allowed_examples if any(hits) else denied_examples
             for source in members[: _EXAMPLES - len(examples)]:
                 examples.append(matrix.endpoints[source].key)
         cells.append(

@@ -245,6 +245,8 @@ class OthersRow(BaseModel):
     verdicts: list[str]
     # Per destination and declared port, how many of the `sources` may connect.
     ports: list[list[int]]
+    # Per destination, a few sources allowed on one of its ports at least, and a few
+    # denied on all of them.
     allowed_examples: list[list[str]]
     denied_examples: list[list[str]]
 

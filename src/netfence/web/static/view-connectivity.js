@@ -78,6 +78,8 @@ export function connectivityView([ns], ctx) {
     const matching = endpoints.map((e, i) => i).filter((i) => !q || endpoints[i].name.toLowerCase().includes(q) || endpoints[i].kind.toLowerCase().includes(q));
     const shown = matching.slice(0, SHOWN);
     const columns = shown;
+    // Many columns: names written upwards, without their kind (it is in the tooltip).
+    const dense = columns.length > 8;
     const head = h(
       "tr",
       null,
@@ -86,7 +88,7 @@ export function connectivityView([ns], ctx) {
         h(
           "th",
           { class: "col-head", scope: "col", title: `${endpoints[j].id}${endpoints[j].ports.length ? `: ${endpoints[j].ports.map(portText).join(", ")}` : ": declares no port"}` },
-          headLabel(endpoints[j]),
+          dense ? h("span", { class: "head-label" }, h("span", { class: "head-name", text: endpoints[j].name })) : headLabel(endpoints[j]),
           h("span", { class: "head-ports", text: endpoints[j].ports.length ? endpoints[j].ports.map((p) => `${p.port}/${p.protocol}`).join(" ") : "no port" }),
         ),
       ),
@@ -128,7 +130,7 @@ export function connectivityView([ns], ctx) {
     const cut = matching.length - shown.length;
     replace(
       matrixSlot,
-      h("div", { class: "matrix-wrap" }, h("table", { class: ["matrix", columns.length > 8 && "matrix-dense"], "aria-label": "Connectivity matrix" }, h("thead", null, head), h("tbody", null, rows))),
+      h("div", { class: "matrix-wrap" }, h("table", { class: ["matrix", dense && "matrix-dense"], "aria-label": "Connectivity matrix" }, h("thead", null, head), h("tbody", null, rows))),
       !matching.length ? h("p", { class: "muted", text: `No controller matches “${filter.value.trim()}”.` }) : null,
       cut > 0 ? h("p", { class: "muted small", text: `Showing ${shown.length} of ${matching.length} controllers; type in the filter to find the others.` }) : null,
     );
@@ -258,7 +260,7 @@ export function connectivityView([ns], ctx) {
         ? h(
             "div",
             { class: "examples" },
-            h("span", { class: "muted small", text: allowed ? "For example, allowed:" : "For example, denied:" }),
+            h("span", { class: "muted small", text: allowed ? "For example, allowed (on a port at least):" : "For example, denied (on every port):" }),
             ids.map((id) =>
               h(
                 "button",
@@ -277,7 +279,7 @@ export function connectivityView([ns], ctx) {
           )
         : null;
     const parts = [
-      h("p", null, counts.length ? `${destination.ports.map((p, k) => `${counts[k]} of ${plural(others.sources, "controller or pod", "controllers and pods")} in other namespaces may connect on ${p.port}/${p.protocol}`).join("; ")}.` : "It declares no container port."),
+      h("p", null, counts.length ? `Of ${plural(others.sources, "controller or pod", "controllers and pods")} in other namespaces, ${destination.ports.map((p, k) => `${counts[k]} may connect on ${p.port}/${p.protocol}`).join(", ")}.` : "It declares no container port."),
       examples(others.allowed_examples[j], true),
       examples(others.denied_examples[j], false),
     ];
@@ -341,7 +343,8 @@ export function connectivityView([ns], ctx) {
       findings && findings.findings ? findingsList(findings.findings) : null,
       h(
         "div",
-        { class: "conn-layout" },
+        // A wide matrix takes the whole width, with the explanation under it.
+        { class: ["conn-layout", matrix.endpoints.length > 5 && "conn-stacked"] },
         card({
           title: "Matrix",
           subtitle: `${plural(matrix.endpoints.length, "controller")} · ${counts.allowed} allowed, ${counts.denied} denied${counts.partial ? `, ${counts.partial} on some ports` : ""}. Rows connect to columns.`,
