@@ -43,8 +43,9 @@ def workload(
     ns: str, name: str, port: int, port_name: str, *, kind: str = "Deployment", **templates: str
 ) -> dict[str, Any]:
     manifest = kube.deployment(ns, name, kind=kind, templates=tuple(templates.values()))
-    container = manifest["spec"]["template"]["spec"]["containers"][0]
-    container["ports"] = [{"containerPort": port, "name": port_name}]
+    spec = manifest["spec"]["jobTemplate"]["spec"] if kind == "CronJob" else manifest["spec"]
+    container = spec["template"]["spec"]["containers"][0]
+    container["ports"] = [{"containerPort": port, "name": port_name}] if port else []
     return manifest
 
 
@@ -73,7 +74,7 @@ class World:
     shop: str  # managed: api (dns attached: egress only DNS), web, db, a bare pod
     outside: str  # not managed, no policy: client
     pitfalls: str  # not managed: policies with the usual mistakes
-    plain: str  # not managed, no policy: srv, for enabling
+    plain: str  # not managed, no policy: srv, and nightly without ports, for enabling
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +106,8 @@ async def world(admin: AsyncClient, controller: object) -> World:
         bare_pod(found.shop, "debug", 7000),
         workload(found.outside, "client", 9000, "main"),
         workload(found.plain, "srv", 80, "http"),
+        workload(found.plain, "nightly", 0, "", kind="CronJob"),  # declares no port
+        workload(found.outside, "batch", 0, "", kind="CronJob"),
         workload(found.pitfalls, "worker", 8080, "http"),
         policy(
             found.pitfalls,
@@ -331,13 +334,21 @@ async def test_every_cell_agrees_with_explain(api: Api, world: World) -> None:
 
 async def test_the_matrix_shows_what_other_namespaces_may_reach(api: Api, world: World) -> None:
     ns = world.plain
-    before = ok(await api.get(f"/api/v1/namespaces/{ns}/connectivity"))
-    # No policy: everyone may connect, from everywhere.
-    assert before["rows"][0]["verdicts"] == ["allowed"]
-    assert before["others"]["verdicts"] == ["allowed"] or before["others"]["verdicts"] == [
-        "partial"  # some other test's workloads may be egress-isolated
-    ]
-    assert before["others"]["ports"][0][0] >= 1
+    matrix = ok(await api.get(f"/api/v1/namespaces/{ns}/connectivity"))
+    srv, nightly = f"{ns}/Deployment/srv", f"{ns}/CronJob/nightly"
+    assert [e["id"] for e in matrix["endpoints"]] == [nightly, srv]
+    # No policy: everyone may connect, from everywhere; nightly declares nothing to reach.
+    assert cell(matrix, nightly, srv) == ("allowed", [True])
+    assert cell(matrix, srv, nightly) == ("no-ports", [])
+    others = matrix["others"]
+    # (Some other module's workloads may be egress-isolated: then partial.)
+    assert others["verdicts"][1] in ("allowed", "partial")
+    assert others["ports"][1][0] >= 1
+    assert f"{world.outside}/Deployment/client" in others["allowed_examples"][1] or (
+        len(others["allowed_examples"][1]) == 3
+    )
+    assert others["verdicts"][0] == "no-ports"
+    assert others["ports"][0] == []
 
 
 async def test_the_matrix_refuses_unknown_namespaces(api: Api) -> None:
@@ -505,6 +516,8 @@ async def test_the_enable_preview_lists_the_connections_it_would_deny(
     assert (f"{ns}/Deployment/srv", f"{ns}/Deployment/srv", 80) not in denied
     assert len(impact["newly_denied"]) == min(impact["newly_denied_total"], 500)
     assert impact["newly_allowed"] == []
+    # Of the controllers without ports, the namespace's are named (not the client's batch).
+    assert impact["not_covered"] == [f"{ns}/CronJob/nightly"]
     assert await kube.policy_names(admin, ns) == set()  # a preview changes nothing
 
 

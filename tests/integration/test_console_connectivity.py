@@ -11,11 +11,14 @@ from typing import Any
 
 import pytest
 from lightkube import AsyncClient
+from lightkube.resources.core_v1 import ConfigMap
+from lightkube.types import PatchType
 from playwright.async_api import Page, expect
 
 from netfence.core import naming
 from netfence.localcluster import ControlPlane
 from tests.integration import browser, helm, kube
+from tests.integration.netfence_fixtures import NETFENCE_NS
 from tests.integration.test_console import (  # noqa: F401 - fixtures used by name
     chromium,
     console,
@@ -174,3 +177,54 @@ async def test_admin_sees_what_enabling_attaching_and_removing_would_change(
     await browser.screenshot(page, "24-detach-impact", full_page=False)
     await dialog.get_by_role("button", name="Cancel").click()
     assert "deploy-web-http" in await kube.policy_names(admin, ns)
+
+
+def _ingress_from_everywhere(port: int) -> str:
+    return (
+        f"description: Ingress on TCP {port} from every namespace.\n"
+        "ingress:\n- from:\n  - namespaceSelector: {}\n  ports:\n  - protocol: TCP\n"
+        f"    port: {port}\n"
+    )
+
+
+async def _set_template(admin: AsyncClient, name: str, text: str | None) -> None:
+    await admin.patch(
+        ConfigMap,
+        naming.TEMPLATES_CONFIGMAP,
+        {"data": {name: text}},
+        namespace=NETFENCE_NS,
+        patch_type=PatchType.MERGE,
+    )
+
+
+async def test_admin_sees_what_updating_a_policy_to_its_template_would_change(
+    console: str,  # noqa: F811 - the fixture imported above
+    control_plane: ControlPlane,
+    admin: AsyncClient,
+    page: Page,  # noqa: F811
+) -> None:
+    template = kube.unique("open")
+    policy = naming.attachment_policy_name("Deployment", "web", template)
+    await _set_template(admin, template, _ingress_from_everywhere(8080))
+    try:
+        ns = await kube.create_namespace(admin, kube.unique("upd"), managed=True)
+        await kube.create(admin, workload(ns, "web", 8080, template))
+        await _with_policies(admin, ns, {policy})
+        # The template moves to another port: updating would close 8080 to other namespaces.
+        await _set_template(admin, template, _ingress_from_everywhere(9090))
+        await sign_in(page, console, control_plane.tokens["admin"], "admin")
+        await page.goto(f"{console}/#/namespaces/{ns}")
+        policy_row = row(page.get_by_role("table", name="Network policies"), policy)
+        await expect(policy_row).to_contain_text("template changed")
+        await policy_row.get_by_role("button", name="Update to current template").click()
+        dialog = page.get_by_role("dialog", name=f"Update {policy} to the current template")
+        await expect(dialog.get_by_label("Changes")).to_contain_text("port: 9090")
+        denied = dialog.get_by_role("region", name="Newly denied")
+        await expect(denied).to_contain_text("web")
+        await expect(denied).to_contain_text("on 8080/TCP")
+        await denied.scroll_into_view_if_needed()
+        await quiet(page)
+        await browser.screenshot(page, "25-update-impact", full_page=False)
+        await dialog.get_by_role("button", name="Cancel").click()
+    finally:
+        await _set_template(admin, template, None)

@@ -142,12 +142,16 @@ def _connection(c: impacts.Connection) -> schemas.Connection:
 
 
 def impact_view(
-    report: impacts.ImpactReport, *, complete: bool, notes: Sequence[str]
+    report: impacts.ImpactReport, namespace: str, *, complete: bool, notes: Sequence[str]
 ) -> schemas.Impact:
+    """The impact of a change to `namespace`'s policies. Of the endpoints without ports,
+    only the namespace's are named: those elsewhere are rarely what the change is about,
+    and a cluster has many (CronJobs seldom declare a port)."""
+    unlisted = [e.key for e in report.without_ports if e.namespace == namespace]
     return schemas.Impact(
         newly_denied=[_connection(c) for c in report.newly_denied[:IMPACT_LIMIT]],
         newly_allowed=[_connection(c) for c in report.newly_allowed[:IMPACT_LIMIT]],
-        not_covered=[e.key for e in report.without_ports[:IMPACT_LIMIT]],
+        not_covered=unlisted[:IMPACT_LIMIT],
         newly_denied_total=len(report.newly_denied),
         newly_allowed_total=len(report.newly_allowed),
         complete=complete,

@@ -191,7 +191,8 @@ class Impact(BaseModel):
 
     newly_denied: list[Connection]
     newly_allowed: list[Connection]
-    # Endpoints that declare no container port: no connection to them can be listed.
+    # The namespace's endpoints that declare no container port: no connection to them
+    # can be listed.
     not_covered: list[str]
     # The lists are cut at a limit; these count every connection.
     newly_denied_total: int

@@ -90,6 +90,7 @@ async def enable_preview(namespace: str, caller: CallerDep) -> schemas.EnablePre
     backed_up = sorted((p for p in state.policies if not p.is_managed), key=lambda p: p.name)
     effect, note = await previews.impact(
         scoped,
+        namespace,
         lambda inventory: analysis.preview_enable(
             inventory, state, stored.catalog, netfence_namespace=ns
         ),
@@ -206,6 +207,7 @@ async def update_preview(namespace: str, name: str, caller: CallerDep) -> schema
     )
     effect, note = await previews.impact(
         scoped,
+        namespace,
         lambda inventory: analysis.preview_policy_update(
             inventory, namespace, name, proposal.proposed_spec
         ),

@@ -26,15 +26,18 @@ Action = Literal["attach", "detach"]
 
 async def impact(
     scoped: inventories.Scoped | str,
+    namespace: str,
     preview: Callable[[manifests.Inventory], analysis.ChangePreview],
 ) -> tuple[schemas.Impact | None, str | None]:
-    """The impact of a change computed from `scoped`, or (None, why not)."""
+    """The impact of a change to `namespace` computed from `scoped`, or (None, why not)."""
     if isinstance(scoped, str):
         return None, scoped
 
     def compute() -> schemas.Impact:
         report = preview(scoped.inventory).impact
-        return connectivity_views.impact_view(report, complete=scoped.complete, notes=scoped.notes)
+        return connectivity_views.impact_view(
+            report, namespace, complete=scoped.complete, notes=scoped.notes
+        )
 
     return await asyncio.to_thread(compute), None
 
@@ -86,7 +89,7 @@ async def attachment_preview(
     # The policies changed, from the namespace alone (always readable here) ...
     changes = preview(manifests.Inventory(policies=tuple(state.policies)))
     # ... and their effect, from as much of the cluster as the caller may read.
-    effect, note = await impact(scoped, preview)
+    effect, note = await impact(scoped, namespace, preview)
     warnings = [n.message for n in changes.refusals]
     if not (state.namespace and state.namespace.wants_management):
         warnings.append(

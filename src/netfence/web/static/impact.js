@@ -106,7 +106,8 @@ export function impactView(impact, { here, note } = {}) {
   if (impact.not_covered && impact.not_covered.length) {
     const names = impact.not_covered.slice(0, 5).map((id) => endpointWords(id, here));
     const more = impact.not_covered.length > 5 ? ` and ${impact.not_covered.length - 5} more` : "";
-    parts.push(h("p", { class: "muted small", text: `Not covered: ${names.join(", ")}${more} declare no container port, so connections to them are not listed.` }));
+    const one = impact.not_covered.length === 1;
+    parts.push(h("p", { class: "muted small", text: `Not covered: ${names.join(", ")}${more} ${one ? "declares" : "declare"} no container port, so connections to ${one ? "it" : "them"} are not listed.` }));
   }
   return h("div", { class: "impact" }, parts);
 }
