@@ -34,6 +34,7 @@ class ClusterCache:
         self._on_catalog = on_catalog
         self.catalog = templates.parse_catalog({})
         self.catalog_present = False
+        self.catalog_seen = asyncio.Event()
 
         def touched(namespace: str, _old: object, _new: object) -> None:
             on_namespace(namespace)
@@ -88,9 +89,11 @@ class ClusterCache:
                 if item is new:
                     self.catalog = templates.parse_catalog(dict(value))
                     self.catalog_present = True
+                    self.catalog_seen.set()
                 elif new is None:
                     self.catalog = templates.parse_catalog({})
                     self.catalog_present = False
+                    self.catalog_seen.clear()
                 self._on_catalog()
             else:
                 backup: Backup = value

@@ -8,6 +8,7 @@ which events arrived or in what order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -127,9 +128,8 @@ class Controller:
     async def _until_catalog_cached(self, timeout: float = 5.0) -> None:
         """Reconciling before the new catalog reaches the cache would report every attached
         template as unknown; wait (briefly) for the watch to deliver it."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not self.cache.catalog_present and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.02)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.cache.catalog_seen.wait(), timeout)
 
     async def _until_lost(self) -> None:
         while self.elector.leading.is_set():
