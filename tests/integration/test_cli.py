@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from lightkube import AsyncClient
 from lightkube.resources.core_v1 import ConfigMap
+from lightkube.types import PatchType
 
 from netfence.core import errors, naming
 from netfence.kube import template_store
@@ -207,6 +208,13 @@ async def test_a_concurrent_template_edit_is_refused_not_lost(kc: Path, admin: A
     after = await template_store.load(admin, namespace=NETFENCE_NS)
     assert "someone-else" in after.data
     assert "mine" not in after.data
+    await admin.patch(
+        ConfigMap,
+        naming.TEMPLATES_CONFIGMAP,
+        {"data": {"someone-else": None}},
+        namespace=NETFENCE_NS,
+        patch_type=PatchType.MERGE,
+    )
 
 
 def test_a_user_without_rights_gets_a_clear_refusal(
