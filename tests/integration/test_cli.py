@@ -191,7 +191,12 @@ def test_templates_export_round_trips_through_apply(kc: Path) -> None:
 
 
 async def test_a_concurrent_template_edit_is_refused_not_lost(kc: Path, admin: AsyncClient) -> None:
-    stored = await template_store.load(admin, namespace=NETFENCE_NS)
+    async def catalog() -> template_store.StoredCatalog | None:
+        found = await template_store.load(admin, namespace=NETFENCE_NS)
+        return found if found.resource_version is not None else None
+
+    stored = await kube.eventually(catalog)  # the controller creates it on start
+    assert stored is not None
     await admin.patch(
         ConfigMap,
         naming.TEMPLATES_CONFIGMAP,
