@@ -27,7 +27,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lightkube import AsyncClient, codecs
+from bench_cluster import count_policies, create_all, deployment, namespace
+from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import ConfigMap, Namespace
 from lightkube.resources.networking_v1 import NetworkPolicy
@@ -37,38 +38,6 @@ from netfence.kube import connecting
 from netfence.localcluster import ControlPlane, start, stop
 
 NETFENCE_NS = naming.DEFAULT_NETFENCE_NAMESPACE
-
-
-def namespace(name: str, *, managed: bool) -> dict[str, Any]:
-    labels = {naming.MANAGED_NAMESPACE_LABEL: "true"} if managed else {}
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
-
-
-def deployment(ns: str, name: str, templates: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {
-            "name": name,
-            "namespace": ns,
-            "labels": {naming.template_label_key(t): "true" for t in templates},
-        },
-        "spec": {
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name, "tier": "backend"}},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "app",
-                            "image": "example/app:1",
-                            "ports": [{"containerPort": 8080}],
-                        }
-                    ]
-                },
-            },
-        },
-    }
 
 
 def legacy_policy(ns: str, name: str) -> dict[str, Any]:
@@ -83,28 +52,12 @@ def legacy_policy(ns: str, name: str) -> dict[str, Any]:
     }
 
 
-async def create_all(
-    client: AsyncClient, manifests: list[dict[str, Any]], parallel: int = 32
-) -> None:
-    gate = asyncio.Semaphore(parallel)
-
-    async def one(manifest: dict[str, Any]) -> None:
-        async with gate:
-            await client.create(codecs.from_dict(manifest))
-
-    await asyncio.gather(*(one(m) for m in manifests))
-
-
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not await check():
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met")
         await asyncio.sleep(0.02)
-
-
-async def count_policies(client: AsyncClient, ns: str) -> int:
-    return len([p async for p in client.list(NetworkPolicy, namespace=ns)])
 
 
 @contextlib.contextmanager
@@ -175,7 +128,7 @@ async def bench_attach(client: AsyncClient, attaches: int) -> dict[str, float]:
     return {
         "attaches": attaches,
         "median_ms": statistics.median(latencies),
-        "p95_ms": statistics.quantiles(latencies, n=20)[18],
+        "p95_ms": statistics.quantiles(latencies, n=20, method="inclusive")[18],
         "max_ms": latencies[-1],
     }
 

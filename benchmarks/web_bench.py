@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from lightkube import AsyncClient, codecs
-from lightkube.resources.networking_v1 import NetworkPolicy
+from bench_cluster import count_policies, create_all, deployment, namespace
+from lightkube import AsyncClient
 
 from netfence import analysis
 from netfence.core import naming
@@ -53,38 +53,6 @@ from netfence.web import connectivity_views
 
 NETFENCE_NS = naming.DEFAULT_NETFENCE_NAMESPACE
 BIG = "bench-big"
-
-
-def namespace(name: str, *, managed: bool) -> dict[str, Any]:
-    labels = {naming.MANAGED_NAMESPACE_LABEL: "true"} if managed else {}
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
-
-
-def deployment(ns: str, name: str, templates: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {
-            "name": name,
-            "namespace": ns,
-            "labels": {naming.template_label_key(t): "true" for t in templates},
-        },
-        "spec": {
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name, "tier": "backend"}},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "app",
-                            "image": "example/app:1",
-                            "ports": [{"containerPort": 8080}],
-                        }
-                    ]
-                },
-            },
-        },
-    }
 
 
 def own_policy(ns: str, name: str) -> dict[str, Any]:
@@ -97,22 +65,6 @@ def own_policy(ns: str, name: str) -> dict[str, Any]:
             "ingress": [{"from": [{"podSelector": {}}], "ports": [{"port": 8080}]}],
         },
     }
-
-
-async def create_all(
-    client: AsyncClient, manifests: list[dict[str, Any]], parallel: int = 32
-) -> None:
-    gate = asyncio.Semaphore(parallel)
-
-    async def one(manifest: dict[str, Any]) -> None:
-        async with gate:
-            await client.create(codecs.from_dict(manifest))
-
-    await asyncio.gather(*(one(m) for m in manifests))
-
-
-async def count_policies(client: AsyncClient, ns: str) -> int:
-    return len([p async for p in client.list(NetworkPolicy, namespace=ns)])
 
 
 async def populate(client: AsyncClient, namespaces: int, big: int) -> dict[str, int]:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from netfence.core import naming, policies, templates
+from netfence.core import naming, policies, selectors, templates
 from netfence.core.errors import InvalidTemplate
 from netfence.core.objects import Phase, Policy
 from netfence.core.planning import NamespaceState
@@ -110,21 +110,5 @@ def summarize_policies(state: NamespaceState, catalog: templates.Catalog) -> lis
 
 
 def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    """metav1.LabelSelector semantics: every matchLabels pair and every expression holds;
-    an empty selector matches everything."""
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expression in selector.get("matchExpressions") or []:
-        key, operator = expression.get("key"), expression.get("operator")
-        values = expression.get("values") or []
-        present = key in labels
-        if operator == "In" and not (present and labels[key] in values):
-            return False
-        if operator == "NotIn" and present and labels[key] in values:
-            return False
-        if operator == "Exists" and not present:
-            return False
-        if operator == "DoesNotExist" and present:
-            return False
-    return True
+    """metav1.LabelSelector semantics (an empty selector matches everything)."""
+    return selectors.parse(selector).matches(labels)

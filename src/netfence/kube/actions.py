@@ -8,6 +8,7 @@ the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from lightkube import ApiError, AsyncClient, codecs
 from lightkube.resources.core_v1 import Namespace as NamespaceResource
@@ -31,34 +32,37 @@ async def set_template_label(
 ) -> None:
     """Attach or detach by label; only the controller's metadata changes, so no pod restarts."""
     value = naming.TEMPLATE_LABEL_VALUE if attached else None
-    body = {"metadata": {"labels": {naming.template_label_key(template): value}}}
     verb = "attach templates to" if attached else "detach templates from"
-    with failures.translated(
-        f"{verb} controllers in namespace {namespace}",
-        who_can="ask an admin for access to this namespace",
-    ):
-        await client.patch(
-            converting.WORKLOAD_RESOURCES[ref.kind],
-            ref.name,
-            body,
-            namespace=namespace,
-            patch_type=PatchType.MERGE,
-        )
+    await _patch_controller(
+        client,
+        namespace,
+        ref,
+        {"labels": {naming.template_label_key(template): value}},
+        action=f"{verb} controllers in namespace {namespace}",
+    )
 
 
 async def request_refresh(
     client: AsyncClient, namespace: str, ref: WorkloadRef, template: str, version: str
 ) -> None:
     """Ask the controller to re-render one attachment from this exact template version."""
-    body = {"metadata": {"annotations": {naming.refresh_annotation_key(template): version}}}
-    with failures.translated(
-        f"update policies of controllers in namespace {namespace}",
-        who_can="ask an admin for access to this namespace",
-    ):
+    await _patch_controller(
+        client,
+        namespace,
+        ref,
+        {"annotations": {naming.refresh_annotation_key(template): version}},
+        action=f"update policies of controllers in namespace {namespace}",
+    )
+
+
+async def _patch_controller(
+    client: AsyncClient, namespace: str, ref: WorkloadRef, metadata: dict[str, Any], *, action: str
+) -> None:
+    with failures.translated(action, who_can="ask an admin for access to this namespace"):
         await client.patch(
             converting.WORKLOAD_RESOURCES[ref.kind],
             ref.name,
-            body,
+            {"metadata": metadata},
             namespace=namespace,
             patch_type=PatchType.MERGE,
         )
