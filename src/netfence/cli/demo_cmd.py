@@ -14,7 +14,7 @@ from netfence.kube import connecting
 from netfence.localcluster import ensure_binary, needs_build, start
 from netfence.localcluster.demo import seed
 from netfence.web.serving import serve
-from netfence.web.settings import WebSettings
+from netfence.web.settings import LOOPBACK_HOSTS, WebSettings
 
 
 def register(app: typer.Typer) -> None:
@@ -58,5 +58,5 @@ async def _demo(kubeconfig: Path, port: int) -> None:
         "Ctrl-C stops the console and the controller; the control plane keeps running "
         "(stop it with: .venv/bin/netfence controlplane down).\n"
     )
-    web = WebSettings(cluster=connecting.load_config(kubeconfig))
+    web = WebSettings(cluster=connecting.load_config(kubeconfig), allowed_hosts=LOOPBACK_HOSTS)
     await serve(web, host="127.0.0.1", port=port, controller=True)

@@ -10,7 +10,7 @@ import typer
 from netfence.cli.context import Settings, out, run, settings
 from netfence.kube import connecting
 from netfence.web.serving import serve as serve_web
-from netfence.web.settings import AuthMode, WebSettings
+from netfence.web.settings import AuthMode, WebSettings, hosts_for
 
 
 def register(app: typer.Typer) -> None:
@@ -53,6 +53,7 @@ async def _serve(
         auth=auth,
         netfence_namespace=s.netfence_namespace,
         secure_cookies=secure_cookies,
+        allowed_hosts=hosts_for(host, auth),
     )
     who = (
         "your kubeconfig's credentials"

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from netfence import __version__
 from netfence.web import errors
@@ -57,6 +58,8 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = SessionStore(settings)
     errors.install(app)
+    if settings.allowed_hosts != ("*",):
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     for module in (session, namespaces, controllers, previews, connectivity, templates, events):
         app.include_router(module.router)
 
