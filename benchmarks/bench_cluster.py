@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from lightkube import AsyncClient, codecs
 from lightkube.resources.networking_v1 import NetworkPolicy
 
 from netfence.core import naming
+from netfence.localcluster import ControlPlane
 
 
 def namespace(name: str, *, managed: bool) -> dict[str, Any]:
@@ -57,3 +63,31 @@ async def create_all(
 
 async def count_policies(client: AsyncClient, ns: str) -> int:
     return len([p async for p in client.list(NetworkPolicy, namespace=ns)])
+
+
+@contextlib.contextmanager
+def netfence_process(
+    cp: ControlPlane, args: list[str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`netfence --kubeconfig CP <args>` as its own process (as in a pod), stopped at the end."""
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "netfence.cli", "--kubeconfig", str(cp.kubeconfig), *args],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS (resident now) and VmHWM (peak resident) of a process, in MB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) / 1024
+    return fields

@@ -17,17 +17,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bench_cluster import count_policies, create_all, deployment, namespace
+from bench_cluster import (
+    count_policies,
+    create_all,
+    deployment,
+    memory_mb,
+    namespace,
+    netfence_process,
+)
 from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import ConfigMap, Namespace
@@ -35,7 +39,7 @@ from lightkube.resources.networking_v1 import NetworkPolicy
 
 from netfence.core import naming
 from netfence.kube import connecting
-from netfence.localcluster import ControlPlane, start, stop
+from netfence.localcluster import start, stop
 
 NETFENCE_NS = naming.DEFAULT_NETFENCE_NAMESPACE
 
@@ -58,39 +62,6 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 120) -> N
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met")
         await asyncio.sleep(0.02)
-
-
-@contextlib.contextmanager
-def controller_process(cp: ControlPlane, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "netfence.cli",
-                "--kubeconfig",
-                str(cp.kubeconfig),
-                "controller",
-                "--log-level",
-                "WARNING",
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-
-
-def memory(pid: int) -> dict[str, float]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0]) / 1024
-    return fields
 
 
 async def bench_attach(client: AsyncClient, attaches: int) -> dict[str, float]:
@@ -202,7 +173,7 @@ async def bench_memory(
     await until(converged, timeout=600)
     converge_s = time.perf_counter() - start_at
     await asyncio.sleep(2)
-    figures = memory(pid)
+    figures = memory_mb(pid)
     return {
         "namespaces": namespaces,
         "controllers": len(workloads),
@@ -223,9 +194,11 @@ async def main(args: argparse.Namespace) -> None:
                 client,
                 [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NETFENCE_NS}}],
             )
-            with controller_process(cp, directory / "controller.log") as process:
+            with netfence_process(
+                cp, ["controller", "--log-level", "WARNING"], directory / "controller.log"
+            ) as process:
                 await until(lambda: _catalog(client))
-                baseline = memory(process.pid)
+                baseline = memory_mb(process.pid)
                 print(f"controller idle: rss {baseline['VmRSS']:.0f} MB")
                 attach = await bench_attach(client, args.attaches)
                 print(

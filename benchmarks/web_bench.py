@@ -25,34 +25,39 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime
 import os
 import platform
 import random
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from bench_cluster import count_policies, create_all, deployment, namespace
+from bench_cluster import (
+    count_policies,
+    create_all,
+    deployment,
+    memory_mb,
+    namespace,
+    netfence_process,
+)
 from lightkube import AsyncClient
 
 from netfence import analysis
 from netfence.core import naming
 from netfence.kube import connecting, surveying
-from netfence.localcluster import ControlPlane, demo, start, stop
+from netfence.localcluster import demo, start, stop
 from netfence.web import connectivity_views
 
 NETFENCE_NS = naming.DEFAULT_NETFENCE_NAMESPACE
 BIG = "bench-big"
+# The console, API and controller in one process, as `netfence serve` runs them.
+SERVE_ARGS = ["serve", "--host", "127.0.0.1"]
 
 
 def own_policy(ns: str, name: str) -> dict[str, Any]:
@@ -113,32 +118,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextlib.contextmanager
-def serve_process(cp: ControlPlane, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "netfence.cli",
-                "--kubeconfig",
-                str(cp.kubeconfig),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-
-
 async def until_serving(base: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(base_url=base) as http:
@@ -151,15 +130,6 @@ async def until_serving(base: str, timeout: float = 60) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError("netfence serve did not answer")
             await asyncio.sleep(0.2)
-
-
-def memory_mb(pid: int) -> dict[str, float]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0]) / 1024
-    return fields
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -307,7 +277,9 @@ async def main(args: argparse.Namespace) -> None:
                 expected = await populate(client, args.namespaces, args.big)
             port = free_port()
             base = f"http://127.0.0.1:{port}"
-            with serve_process(cp, port, directory / "serve.log") as process:
+            with netfence_process(
+                cp, [*SERVE_ARGS, "--port", str(port)], directory / "serve.log"
+            ) as process:
                 await until_serving(base)
                 converged = await until_converged(client, expected, timeout=600)
                 if args.demo:
