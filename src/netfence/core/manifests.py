@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from netfence.core import errors, naming, selectors, validation
+from netfence.core import errors, selectors, validation
 from netfence.core.endpoints import POD, ContainerPort, Endpoint
 from netfence.core.objects import Namespace, Policy, Workload, WorkloadKind
 
@@ -285,27 +285,19 @@ def _workload(
     """The planner's view of a controller and its endpoint, as `kube.converting` reads it."""
     if kind is WorkloadKind.CRONJOB:
         template = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
-        pod_labels = _labels((template.get("metadata") or {}).get("labels"))
-        # A CronJob has no selector of its own; its pod template labels are the stable part.
-        selector = {"matchLabels": dict(pod_labels)} if pod_labels else None
+        selector = None
     else:
         template = spec.get("template") or {}
-        pod_labels = _labels((template.get("metadata") or {}).get("labels"))
         raw = spec.get("selector")
         selector = dict(raw) if isinstance(raw, Mapping) else None
-    annotations = metadata.get("annotations") or {}
-    workload = Workload(
+    workload = Workload.read(
         namespace=namespace,
         kind=kind,
         name=name,
         labels=_labels(metadata.get("labels")),
-        pod_selector=selector,
-        pod_labels=pod_labels,
-        refresh_requests={
-            key[len(naming.REFRESH_ANNOTATION_PREFIX) :]: str(value)
-            for key, value in annotations.items()
-            if key.startswith(naming.REFRESH_ANNOTATION_PREFIX)
-        },
+        annotations=_labels(metadata.get("annotations")),
+        pod_labels=_labels((template.get("metadata") or {}).get("labels")),
+        selector=selector,
     )
     pod_spec = template.get("spec") or {}
     if pod_spec.get("hostNetwork"):

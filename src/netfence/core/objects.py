@@ -73,6 +73,41 @@ class Workload:
     # template -> version, from `refresh.netfence.io/<template>` annotations only.
     refresh_requests: Mapping[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def read(
+        cls,
+        *,
+        namespace: str,
+        kind: WorkloadKind,
+        name: str,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        pod_labels: Mapping[str, str],
+        selector: JsonDict | None,
+    ) -> Workload:
+        """A controller as netfence sees it, from the parts of its manifest that matter.
+
+        Both readers (API objects and manifest files) come through here, so they agree on
+        how a controller's pods are selected and which refreshes it asks for.
+        """
+        if kind is WorkloadKind.CRONJOB:
+            # A CronJob has no selector of its own; its pod template labels are the stable part.
+            selector = {"matchLabels": dict(pod_labels)} if pod_labels else None
+        prefix = naming.REFRESH_ANNOTATION_PREFIX
+        return cls(
+            namespace=namespace,
+            kind=kind,
+            name=name,
+            labels=dict(labels),
+            pod_selector=selector,
+            pod_labels=dict(pod_labels),
+            refresh_requests={
+                key[len(prefix) :]: str(value)
+                for key, value in annotations.items()
+                if key.startswith(prefix)
+            },
+        )
+
     @property
     def ref(self) -> WorkloadRef:
         return WorkloadRef(self.kind, self.name)

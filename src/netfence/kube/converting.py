@@ -70,31 +70,22 @@ def policy_from(obj: NetworkPolicy) -> Policy:
 def workload_from(obj: WorkloadResource) -> Workload:
     meta = obj.metadata
     assert meta is not None and meta.name is not None and meta.namespace is not None
-    kind = WorkloadKind(type(obj).__name__)
-    selector: JsonDict | None = None
-    pod_labels: dict[str, str] = {}
     spec: Any = obj.spec
     if isinstance(obj, CronJob):
         template = spec.jobTemplate.spec.template if spec and spec.jobTemplate.spec else None
-        pod_labels = dict(template.metadata.labels or {}) if template and template.metadata else {}
-        # A CronJob has no selector of its own; its pod template labels are the stable part.
-        selector = {"matchLabels": dict(pod_labels)} if pod_labels else None
-    elif spec is not None:
-        template = spec.template
-        pod_labels = dict(template.metadata.labels or {}) if template and template.metadata else {}
-        selector = spec.selector.to_dict() if spec.selector is not None else None
-    return Workload(
+        selector = None
+    else:
+        template = spec.template if spec is not None else None
+        selector = spec.selector.to_dict() if spec is not None and spec.selector else None
+    pod_labels = dict(template.metadata.labels or {}) if template and template.metadata else {}
+    return Workload.read(
         namespace=meta.namespace,
-        kind=kind,
+        kind=WorkloadKind(type(obj).__name__),
         name=meta.name,
-        labels=dict(meta.labels or {}),
-        pod_selector=selector,
+        labels=meta.labels or {},
+        annotations=meta.annotations or {},
         pod_labels=pod_labels,
-        refresh_requests={
-            key[len(naming.REFRESH_ANNOTATION_PREFIX) :]: value
-            for key, value in (meta.annotations or {}).items()
-            if key.startswith(naming.REFRESH_ANNOTATION_PREFIX)
-        },
+        selector=selector,
     )
 
 
