@@ -155,9 +155,7 @@ def _plan_unmanaged(state: NamespaceState) -> Plan:
                 DeletePolicy(
                     state.name,
                     policy.name,
-                    _normal(
-                        "Namespace",
-                        None,
+                    _namespace_normal(
                         state.name,
                         "PolicyDeleted",
                         f"Deleted NetworkPolicy {policy.name}: namespace is no longer managed",
@@ -171,9 +169,7 @@ def _plan_unmanaged(state: NamespaceState) -> Plan:
                 state.name,
                 Phase.RELEASED,
                 backup.entries,
-                _normal(
-                    "Namespace",
-                    None,
+                _namespace_normal(
                     state.name,
                     "NamespaceReleased",
                     f"netfence no longer manages {state.name}; the backup of "
@@ -224,9 +220,7 @@ def _plan_managed(
                     entries,
                     None
                     if not unmanaged
-                    else _normal(
-                        "Namespace",
-                        None,
+                    else _namespace_normal(
                         state.name,
                         "PoliciesBackedUp",
                         f"Backed up {len(unmanaged)} existing NetworkPolicies "
@@ -239,9 +233,7 @@ def _plan_managed(
                 DeletePolicy(
                     state.name,
                     policy.name,
-                    _normal(
-                        "Namespace",
-                        None,
+                    _namespace_normal(
                         state.name,
                         "PolicyDeleted",
                         f"Deleted NetworkPolicy {policy.name} (kept in the backup)",
@@ -276,9 +268,7 @@ def _plan_managed(
                 state.name,
                 Phase.ADOPTED,
                 entries,
-                _normal(
-                    "Namespace",
-                    None,
+                _namespace_normal(
                     state.name,
                     "NamespaceManaged",
                     f"netfence now manages {state.name}: ingress is denied except from "
@@ -399,9 +389,7 @@ def _created_notice(manifest: JsonDict) -> Notice:
             "TemplateApplied",
             f"Created NetworkPolicy {metadata['name']} from template {template}",
         )
-    return _normal(
-        "Namespace",
-        None,
+    return _namespace_normal(
         metadata["namespace"],
         "PolicyCreated",
         f"Created NetworkPolicy {metadata['name']}",
@@ -423,9 +411,7 @@ def _repaired_notice(manifest: JsonDict) -> Notice:
 def _removed_notice(state: NamespaceState, policy: Policy) -> Notice:
     controller = policy.controller
     if controller is None:
-        return _normal(
-            "Namespace",
-            None,
+        return _namespace_normal(
             state.name,
             "PolicyDeleted",
             f"Deleted NetworkPolicy {policy.name}: no longer wanted",
@@ -436,9 +422,7 @@ def _removed_notice(state: NamespaceState, policy: Policy) -> Notice:
         if present
         else f"{controller} no longer exists"
     )
-    return _normal(
-        "Namespace",
-        None,
+    return _namespace_normal(
         state.name,
         "PolicyDeleted",
         f"Deleted NetworkPolicy {policy.name}: {why}",
@@ -466,6 +450,10 @@ def _warn(workload: Workload, reason: str, message: str) -> Notice:
         reason=reason,
         message=message,
     )
+
+
+def _namespace_normal(namespace: str, reason: str, message: str) -> Notice:
+    return _normal("Namespace", None, namespace, reason, message)
 
 
 def _normal(kind: str, namespace: str | None, name: str, reason: str, message: str) -> Notice:
