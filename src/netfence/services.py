@@ -90,7 +90,7 @@ async def _publish(board: NoticeBoard, notice: Notice) -> None:
 
 def check_manageable(namespace: str, *, netfence_namespace: str) -> None:
     """Refuse, before anything is written, the namespaces netfence must never isolate."""
-    if namespace in naming.SYSTEM_NAMESPACES or namespace == netfence_namespace:
+    if naming.is_reserved(namespace, netfence_namespace=netfence_namespace):
         raise Refused(
             f"netfence will not manage namespace {namespace}: isolating a system namespace or "
             "netfence's own could break the cluster"

@@ -210,15 +210,10 @@ async def _disable(s: Settings, name: str, *, restore: bool, wait: float) -> Non
             out.print(f"Namespace {name} is not managed.")
         if not restore and wait <= 0:
             return
-        deadline = time.monotonic() + max(wait, 1.0)
-        while True:
-            state = await reading.read_namespace(
-                client, name, netfence_namespace=s.netfence_namespace
-            )
-            remaining = [p.name for p in state.policies if p.is_managed]
-            if not remaining or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.2)
+        state = await reading.until_released(
+            client, name, netfence_namespace=s.netfence_namespace, timeout=max(wait, 1.0)
+        )
+        remaining = [p.name for p in state.policies if p.is_managed]
         if remaining:
             fail(
                 f"netfence's policies ({', '.join(remaining)}) are still there after "

@@ -48,6 +48,11 @@ _MAX_LABEL_VALUE = 63
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
+def is_reserved(namespace: str, *, netfence_namespace: str) -> bool:
+    """Namespaces netfence never manages: Kubernetes' own and netfence's."""
+    return namespace in SYSTEM_NAMESPACES or namespace == netfence_namespace
+
+
 def refresh_annotation_key(template: str) -> str:
     return f"{REFRESH_ANNOTATION_PREFIX}{template}"
 

@@ -126,7 +126,7 @@ def plan_namespace(
         return Plan(state.name, steps=(WriteBackup(state.name, Phase.RELEASED, backup.entries),))
     if not namespace.wants_management:
         return _plan_unmanaged(state)
-    if namespace.name in naming.SYSTEM_NAMESPACES or namespace.name == netfence_namespace:
+    if naming.is_reserved(namespace.name, netfence_namespace=netfence_namespace):
         return Plan(state.name, refusals=(_refuse_namespace(namespace.name, netfence_namespace),))
     return _plan_managed(state, catalog, remembered or {})
 

@@ -45,7 +45,7 @@ def _state_word(state: NamespaceState, netfence_namespace: str) -> str:
     namespace = state.namespace
     assert namespace is not None
     wants = namespace.wants_management
-    if namespace.name in naming.SYSTEM_NAMESPACES or namespace.name == netfence_namespace:
+    if naming.is_reserved(namespace.name, netfence_namespace=netfence_namespace):
         return "refused" if wants else "system"
     backup = state.backup
     if wants:

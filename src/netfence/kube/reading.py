@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from lightkube import ALL_NS, ApiError, AsyncClient, operators
@@ -134,3 +135,16 @@ async def _backups(client: AsyncClient, netfence_namespace: str) -> list[ConfigM
             # Developers may not read backups; status still works without the counts.
             return []
         raise
+
+
+async def until_released(
+    client: AsyncClient, name: str, *, netfence_namespace: str, timeout: float
+) -> NamespaceState:
+    """Re-read a namespace until the controller has removed every policy it made there
+    (or `timeout` passes); the caller decides what remaining managed policies mean."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = await read_namespace(client, name, netfence_namespace=netfence_namespace)
+        if not any(p.is_managed for p in state.policies) or time.monotonic() > deadline:
+            return state
+        await asyncio.sleep(0.2)

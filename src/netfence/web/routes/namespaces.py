@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from fastapi import APIRouter
@@ -145,13 +144,10 @@ async def disable(
             restored=[],
             skipped={},
         )
-    deadline = time.monotonic() + 15
-    while True:
-        state = await reading.read_namespace(caller.client, namespace, netfence_namespace=ns)
-        remaining = [p.name for p in state.policies if p.is_managed]
-        if not remaining or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.2)
+    state = await reading.until_released(
+        caller.client, namespace, netfence_namespace=ns, timeout=15
+    )
+    remaining = [p.name for p in state.policies if p.is_managed]
     if remaining:
         return schemas.DisableResult(
             message=f"Disabled, but netfence's policies ({', '.join(remaining)}) are still "
