@@ -33,7 +33,6 @@ class ClusterCache:
         self._on_namespace = on_namespace
         self._on_catalog = on_catalog
         self.catalog = templates.parse_catalog({})
-        self.catalog_present = False
         self.catalog_seen = asyncio.Event()
 
         def touched(namespace: str, _old: object, _new: object) -> None:
@@ -88,11 +87,9 @@ class ClusterCache:
             if kind == "catalog":
                 if item is new:
                     self.catalog = templates.parse_catalog(dict(value))
-                    self.catalog_present = True
                     self.catalog_seen.set()
                 elif new is None:
                     self.catalog = templates.parse_catalog({})
-                    self.catalog_present = False
                     self.catalog_seen.clear()
                 self._on_catalog()
             else:

@@ -60,9 +60,6 @@ class WorkQueue:
             self._dirty.discard(key)
             self.add(key)
 
-    def depth(self) -> int:
-        return self._queue.qsize()
-
     def idle(self) -> bool:
         return not self._pending and not self._active and not self._dirty
 

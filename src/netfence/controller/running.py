@@ -74,7 +74,6 @@ class Controller:
         self._reported: dict[str, set[Notice]] = {}
         self._catalog_reported: set[Notice] = set()
         self._report_catalog_soon = False
-        self.reconciles = 0
         self.ready = asyncio.Event()
 
     def _catalog_changed(self) -> None:
@@ -172,7 +171,6 @@ class Controller:
                 self.queue.done(name, ok=ok)
 
     async def reconcile(self, name: str) -> bool:
-        self.reconciles += 1
         state = self.cache.state(name)
         plan = planning.plan_namespace(
             state,
