@@ -72,7 +72,7 @@ def netfence_process(
     """`netfence --kubeconfig CP <args>` as its own process (as in a pod), stopped at the end."""
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "netfence.cli", "--kubeconfig", str(cp.kubeconfig), *args],
+            [sys.executable, "-m", "netfence", "--kubeconfig", str(cp.kubeconfig), *args],
             stdout=sink,
             stderr=subprocess.STDOUT,
         )

@@ -48,10 +48,11 @@ from bench_cluster import (
 )
 from lightkube import AsyncClient
 
-from netfence import analysis
 from netfence.core import naming
-from netfence.kube import connecting, surveying
+from netfence.kube import connecting
+from netfence.kube.reading import LiveReader
 from netfence.localcluster import demo, start, stop
+from netfence.usecases import connectivity as analysis
 from netfence.web import connectivity_views
 
 NETFENCE_NS = naming.DEFAULT_NETFENCE_NAMESPACE
@@ -242,7 +243,7 @@ async def matrix_breakdown(client: AsyncClient, ns: str, rounds: int = 5) -> Non
     size = 0
     for _ in range(rounds):
         t0 = time.perf_counter()
-        inventory = await surveying.survey(client)
+        inventory = await LiveReader(client, netfence_namespace=NETFENCE_NS).inventory()
         t1 = time.perf_counter()
         result = analysis.namespace_matrix(inventory, ns)
         t2 = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from lightkube import KubeConfig
 
-from netfence.web.app import create_app
+from netfence.composition import web_app
 from netfence.web.settings import LOOPBACK_HOSTS, AuthMode, WebSettings, hosts_for
 
 # No request below reaches a cluster: the host check answers first, or the page is static.
@@ -13,7 +13,7 @@ CLUSTER = KubeConfig.from_server("https://127.0.0.1:1")
 
 
 async def _get(host: str, *, allowed: tuple[str, ...]) -> httpx.Response:
-    app = create_app(WebSettings(cluster=CLUSTER, allowed_hosts=allowed))
+    app = web_app(CLUSTER, WebSettings(allowed_hosts=allowed))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{host}") as client:
         return await client.get("/")

@@ -7,14 +7,15 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from netfence.cli.main import app
+from netfence.cli.main import build
+from netfence.composition import Runtime
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "shop.yaml"
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "KUBECONFIG": "/nonexistent"}
 
 
 def netfence(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args), env=ENV, input=stdin)
+    result = CliRunner().invoke(build(Runtime()), list(args), env=ENV, input=stdin)
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -1,6 +1,6 @@
 """Driving the REST API in-process, as a browser or a proxy would, for the API tests.
 
-`Api.open(settings)` builds the app with `create_app`, runs its lifespan (so the per-caller
+`Api.open((config, settings))` builds the app with `composition.web_app`, runs its lifespan (so the per-caller
 Kubernetes clients are closed at the end) and talks to it through httpx's ASGI transport,
 keeping cookies like a browser. Every request is recorded by route, so a test can prove
 that each endpoint was exercised both successfully and with an error.
@@ -17,11 +17,15 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from lightkube import KubeConfig
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from netfence.web.app import create_app
+from netfence.composition import web_app
 from netfence.web.sessions import CSRF_HEADER
 from netfence.web.settings import WebSettings
+
+# The cluster a test app serves, and how it serves it.
+Served = tuple[KubeConfig, WebSettings]
 
 BASE_URL = "http://testserver"
 
@@ -108,10 +112,8 @@ class Api:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(
-        cls, settings: WebSettings, coverage: Coverage | None = None
-    ) -> AsyncIterator[Api]:
-        app = create_app(settings)
+    async def open(cls, served: Served, coverage: Coverage | None = None) -> AsyncIterator[Api]:
+        app = web_app(*served)
         asgi: ASGIApp = coverage.wrap(app) if coverage is not None else app
         async with (
             app.router.lifespan_context(app),

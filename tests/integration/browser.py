@@ -76,7 +76,7 @@ def serve(kubeconfig: Path, log: Path, *extra: str) -> Iterator[Console]:
     command = [
         sys.executable,
         "-m",
-        "netfence.cli",
+        "netfence",
         "--kubeconfig",
         str(kubeconfig),
         "serve",

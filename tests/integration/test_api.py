@@ -27,7 +27,7 @@ from lightkube.resources.authorization_v1 import SelfSubjectAccessReview
 from lightkube.resources.core_v1 import ConfigMap, Event, Namespace
 from lightkube.types import PatchType
 
-from netfence.core import naming
+from netfence.core import naming, summaries
 from netfence.core.default_templates import DEFAULT_TEMPLATES
 from netfence.core.objects import Policy, Workload, WorkloadKind
 from netfence.kube import connecting
@@ -36,7 +36,7 @@ from netfence.web import views
 from netfence.web.sessions import SESSION_COOKIE
 from netfence.web.settings import AuthMode, WebSettings
 from tests.integration import helm, kube
-from tests.integration.api_client import Api, Coverage, ok, operations, problem
+from tests.integration.api_client import Api, Coverage, Served, ok, operations, problem
 from tests.integration.netfence_fixtures import NETFENCE_NS
 
 # The first run may build helm for the RBAC tests (minutes).
@@ -69,10 +69,9 @@ def coverage() -> Coverage:
     return Coverage()
 
 
-def _settings(cp: ControlPlane, auth: AuthMode) -> WebSettings:
-    return WebSettings(
-        cluster=KubeConfig.from_file(cp.kubeconfig), auth=auth, netfence_namespace=NETFENCE_NS
-    )
+def _settings(cp: ControlPlane, auth: AuthMode) -> Served:
+    config = KubeConfig.from_file(cp.kubeconfig)
+    return config, WebSettings(auth=auth, netfence_namespace=NETFENCE_NS)
 
 
 @pytest.fixture(scope="module")
@@ -1037,7 +1036,7 @@ def test_the_namespace_views_selector_index_agrees_with_testing_every_pair() -> 
     for n in range(200):
         labels = {k: rng.choice(values) for k in keys if rng.random() < 0.7}
         workload = Workload("ns", WorkloadKind.DEPLOYMENT, f"w{n}", pod_labels=labels)
-        expected = sorted(p.name for p in policies if views.selects(p, workload))
+        expected = sorted(p.name for p in policies if summaries.selects(p, workload))
         assert index.selecting(workload) == expected, labels
 
 

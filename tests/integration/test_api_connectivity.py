@@ -30,7 +30,7 @@ from netfence.localcluster import ControlPlane
 from netfence.web import schemas
 from netfence.web.settings import AuthMode, WebSettings
 from tests.integration import helm, kube
-from tests.integration.api_client import Api, Coverage, ok, operations, problem
+from tests.integration.api_client import Api, Coverage, Served, ok, operations, problem
 from tests.integration.netfence_fixtures import NETFENCE_NS
 
 pytestmark = pytest.mark.timeout(helm.BUILD_TIMEOUT_SECONDS + 180 if helm.needs_build() else 120)
@@ -82,10 +82,9 @@ def coverage() -> Coverage:
     return Coverage()
 
 
-def _settings(cp: ControlPlane, auth: AuthMode) -> WebSettings:
-    return WebSettings(
-        cluster=KubeConfig.from_file(cp.kubeconfig), auth=auth, netfence_namespace=NETFENCE_NS
-    )
+def _settings(cp: ControlPlane, auth: AuthMode) -> Served:
+    config = KubeConfig.from_file(cp.kubeconfig)
+    return config, WebSettings(auth=auth, netfence_namespace=NETFENCE_NS)
 
 
 @pytest.fixture(scope="module")

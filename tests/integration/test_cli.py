@@ -15,13 +15,15 @@ from lightkube import AsyncClient
 from lightkube.resources.core_v1 import ConfigMap
 from lightkube.types import PatchType
 
+from netfence.composition import cluster_for
 from netfence.core import errors, naming
-from netfence.kube import template_store
 from netfence.localcluster import ControlPlane, kubeconfig_for_user
+from netfence.usecases import templates
+from netfence.usecases.ports import StoredCatalog
 from tests.integration import kube
 from tests.integration.netfence_fixtures import NETFENCE_NS
 
-NETFENCE = [sys.executable, "-m", "netfence.cli"]
+NETFENCE = [sys.executable, "-m", "netfence"]
 
 
 def netfence(
@@ -191,8 +193,10 @@ def test_templates_export_round_trips_through_apply(kc: Path) -> None:
 
 
 async def test_a_concurrent_template_edit_is_refused_not_lost(kc: Path, admin: AsyncClient) -> None:
-    async def catalog() -> template_store.StoredCatalog | None:
-        found = await template_store.load(admin, namespace=NETFENCE_NS)
+    reader = cluster_for(admin, netfence_namespace=NETFENCE_NS).reader
+
+    async def catalog() -> StoredCatalog | None:
+        found = await reader.catalog()
         return found if found.resource_version is not None else None
 
     stored = await kube.eventually(catalog)  # the controller creates it on start
@@ -204,13 +208,12 @@ async def test_a_concurrent_template_edit_is_refused_not_lost(kc: Path, admin: A
         namespace=NETFENCE_NS,
     )
     with pytest.raises(errors.Conflict, match="changed by someone else"):
-        await template_store.put_many(
-            admin,
-            namespace=NETFENCE_NS,
+        await templates.apply(
+            cluster_for(admin, netfence_namespace=NETFENCE_NS),
+            {"mine": "egress:\n- ports:\n  - port: 2\n"},
             resource_version=stored.resource_version,
-            documents={"mine": "egress:\n- ports:\n  - port: 2\n"},
         )
-    after = await template_store.load(admin, namespace=NETFENCE_NS)
+    after = await reader.catalog()
     assert "someone-else" in after.data
     assert "mine" not in after.data
     await admin.patch(

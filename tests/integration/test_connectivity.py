@@ -26,7 +26,7 @@ from netfence.core import naming
 from netfence.localcluster import ControlPlane, kubeconfig_for_user
 from tests.integration import kube
 
-NETFENCE = [sys.executable, "-m", "netfence.cli"]
+NETFENCE = [sys.executable, "-m", "netfence"]
 
 
 def netfence(kubeconfig: Path | None, *args: str) -> subprocess.CompletedProcess[str]:

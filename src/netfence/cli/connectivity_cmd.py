@@ -17,7 +17,6 @@ import typer
 import yaml
 from rich.text import Text
 
-from netfence import analysis
 from netfence.cli import output
 from netfence.cli.context import Settings, err, fail, out, report, run, settings
 from netfence.cli.output import Format
@@ -25,7 +24,7 @@ from netfence.core import manifests
 from netfence.core.endpoints import parse_protocol
 from netfence.core.evaluation import pitfalls
 from netfence.core.evaluation.verdicts import Verdict
-from netfence.kube import surveying
+from netfence.usecases import connectivity as analysis
 
 OutputOption = Annotated[Format, typer.Option("-o", "--output", help="table, json or yaml")]
 FilesOption = Annotated[
@@ -85,8 +84,8 @@ def _inventory(
 
 
 async def _survey(s: Settings) -> manifests.Inventory:
-    async with s.client() as client:
-        inventory = await surveying.survey(client)
+    async with s.cluster() as cluster:
+        inventory = await cluster.reader.inventory()
     if "pods" in inventory.unreadable:
         err.print(
             Text(

@@ -1,22 +1,21 @@
-"""Options every command shares, and the one place that turns errors into exit codes."""
+"""Options every command shares, the runtime the composition root provides, and the one
+place that turns errors into exit codes."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import typer
-from lightkube import AsyncClient
-from lightkube.core.exceptions import ConfigError
 from rich.console import Console
 from rich.text import Text
 
 from netfence.core import errors
-from netfence.kube import connecting
+from netfence.usecases.ports import Cluster
 
 T = TypeVar("T")
 
@@ -28,9 +27,39 @@ EXIT_CODES: dict[type[Exception], int] = {
     errors.Refused: 2,
     errors.Rejected: 2,
     errors.AccessDenied: 3,
+    errors.Unauthenticated: 3,
     errors.NotFound: 4,
     errors.Conflict: 5,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    host: str
+    port: int
+    auth: str
+    controller: bool
+    secure_cookies: bool
+
+
+class Runtime(Protocol):
+    """What commands need from outside the entry point; the composition root provides it."""
+
+    def cluster(self, target: Settings) -> AbstractAsyncContextManager[Cluster]:
+        """The ports of the cluster `target` names, acting with the kubeconfig's user."""
+        ...
+
+    async def run_controller(self, target: Settings, *, workers: int) -> None: ...
+
+    async def serve(self, target: Settings, options: ServeOptions) -> None: ...
+
+    def start_local_cluster(self, directory: Path) -> Path:
+        """Build (once) and start the local control plane; its admin kubeconfig."""
+        ...
+
+    async def seed_demo(self, kubeconfig: Path) -> int: ...
+
+    async def serve_demo(self, kubeconfig: Path, port: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +67,10 @@ class Settings:
     kubeconfig: Path | None
     context: str | None
     netfence_namespace: str
+    runtime: Runtime
 
-    @contextlib.asynccontextmanager
-    async def client(self) -> AsyncIterator[AsyncClient]:
-        try:
-            client = connecting.client_for(self.kubeconfig, context=self.context)
-        except ConfigError as e:
-            raise errors.ClusterError(
-                f"cannot load a kubeconfig ({e}); pass --kubeconfig PATH or set KUBECONFIG"
-            ) from e
-        try:
-            yield client
-        finally:
-            await client.close()
+    def cluster(self) -> AbstractAsyncContextManager[Cluster]:
+        return self.runtime.cluster(self)
 
 
 def settings(ctx: typer.Context) -> Settings:

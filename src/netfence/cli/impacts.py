@@ -2,32 +2,29 @@
 
 from __future__ import annotations
 
-from lightkube import AsyncClient
 from rich.text import Text
 
 from netfence.cli.context import err, out
-from netfence.core import errors, manifests
 from netfence.core.evaluation.impacts import ImpactReport
-from netfence.kube import surveying
+from netfence.usecases import connectivity
 
 _SHOWN = 20
 
 
-async def survey_or_none(client: AsyncClient) -> manifests.Inventory | None:
-    """The cluster for an impact preview; None (and a note) when the caller may not read it.
+def print_impact(impact: connectivity.Impact | str | None) -> None:
+    """The effect, or the note saying why there is none (a dry run is still worth showing
+    without it: it lists the policies it changes)."""
+    if impact is None:
+        return
+    if isinstance(impact, str):
+        err.print(Text(f"note: {impact}", style="dim"), highlight=False)
+        return
+    for note in impact.notes:
+        err.print(Text(f"note: {note}", style="dim"), highlight=False)
+    print_report(impact.report)
 
-    A dry run is still worth showing without the impact: it lists the policies it changes.
-    """
-    try:
-        return await surveying.survey(client)
-    except errors.AccessDenied as e:
-        err.print(
-            Text(f"note: connectivity impact not computed: {e}", style="dim"), highlight=False
-        )
-        return None
 
-
-def print_impact(report: ImpactReport) -> None:
+def print_report(report: ImpactReport) -> None:
     out.print("[bold]Connectivity[/] between controllers and bare pods, on their declared ports:")
     if report.changes_nothing:
         out.print("  no connection changes")

@@ -1,4 +1,4 @@
-"""The `netfence` command."""
+"""The `netfence` command, built around the runtime the composition root provides."""
 
 from __future__ import annotations
 
@@ -18,54 +18,55 @@ from netfence.cli import (
     templates_cmd,
     workloads_cmd,
 )
-from netfence.cli.context import Settings
+from netfence.cli.context import Runtime, Settings
 from netfence.core import naming
 
-app = typer.Typer(
-    name="netfence",
-    help="Kubernetes-native manager for NetworkPolicies.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
 
-
-@app.callback()
-def _root(
-    ctx: typer.Context,
-    kubeconfig: Annotated[
-        Path | None,
-        typer.Option(
-            help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster).",
-            envvar="KUBECONFIG_PATH",
-        ),
-    ] = None,
-    context: Annotated[str | None, typer.Option(help="kubeconfig context to use.")] = None,
-    netfence_namespace: Annotated[
-        str,
-        typer.Option(
-            help="Namespace holding templates, backups and the controller.",
-            envvar="NETFENCE_NAMESPACE",
-        ),
-    ] = naming.DEFAULT_NETFENCE_NAMESPACE,
-) -> None:
-    if kubeconfig is None and os.environ.get("KUBECONFIG"):
-        kubeconfig = Path(os.environ["KUBECONFIG"].split(os.pathsep)[0])
-    ctx.obj = Settings(
-        kubeconfig=kubeconfig, context=context, netfence_namespace=netfence_namespace
+def build(runtime: Runtime) -> typer.Typer:
+    """The command tree; every command reaches the cluster through `runtime`."""
+    app = typer.Typer(
+        name="netfence",
+        help="Kubernetes-native manager for NetworkPolicies.",
+        no_args_is_help=True,
+        pretty_exceptions_show_locals=False,
+        rich_markup_mode="rich",
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
 
+    @app.callback()
+    def _root(
+        ctx: typer.Context,
+        kubeconfig: Annotated[
+            Path | None,
+            typer.Option(
+                help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster).",
+                envvar="KUBECONFIG_PATH",
+            ),
+        ] = None,
+        context: Annotated[str | None, typer.Option(help="kubeconfig context to use.")] = None,
+        netfence_namespace: Annotated[
+            str,
+            typer.Option(
+                help="Namespace holding templates, backups and the controller.",
+                envvar="NETFENCE_NAMESPACE",
+            ),
+        ] = naming.DEFAULT_NETFENCE_NAMESPACE,
+    ) -> None:
+        if kubeconfig is None and os.environ.get("KUBECONFIG"):
+            kubeconfig = Path(os.environ["KUBECONFIG"].split(os.pathsep)[0])
+        ctx.obj = Settings(
+            kubeconfig=kubeconfig,
+            context=context,
+            netfence_namespace=netfence_namespace,
+            runtime=runtime,
+        )
 
-namespaces_cmd.register(app)
-workloads_cmd.register(app)
-connectivity_cmd.register(app)
-controller_cmd.register(app)
-demo_cmd.register(app)
-serve_cmd.register(app)
-app.add_typer(templates_cmd.app, name="templates")
-app.add_typer(controlplane_cmd.app, name="controlplane")
-
-
-def main() -> None:
-    app()
+    namespaces_cmd.register(app)
+    workloads_cmd.register(app)
+    connectivity_cmd.register(app)
+    controller_cmd.register(app)
+    demo_cmd.register(app)
+    serve_cmd.register(app)
+    app.add_typer(templates_cmd.app, name="templates")
+    app.add_typer(controlplane_cmd.app, name="controlplane")
+    return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import yaml
@@ -13,8 +13,8 @@ import yaml
 from netfence.cli import output
 from netfence.cli.context import Settings, out, run, settings
 from netfence.cli.output import Format
-from netfence.core import errors, templates
-from netfence.kube import template_store
+from netfence.core import template_files, templates
+from netfence.usecases import templates as catalog_cases
 
 app = typer.Typer(
     help="List, show, apply, delete and export policy templates.", no_args_is_help=True
@@ -53,9 +53,9 @@ def list_templates(ctx: typer.Context, output_format: OutputOption = Format.TABL
 
 
 async def _list(s: Settings, fmt: Format) -> None:
-    async with s.client() as client:
-        stored = await template_store.load(client, namespace=s.netfence_namespace)
-    catalog = stored.catalog
+    async with s.cluster() as cluster:
+        found = await catalog_cases.listing(cluster, uses=False)
+    catalog = found.stored.catalog
     if fmt is not Format.TABLE:
         output.emit_data(
             {
@@ -92,14 +92,8 @@ def show(ctx: typer.Context, name: str, output_format: OutputOption = Format.YAM
 
 
 async def _show(s: Settings, name: str, fmt: Format) -> None:
-    async with s.client() as client:
-        stored = await template_store.load(client, namespace=s.netfence_namespace)
-    if name in stored.catalog.broken:
-        raise stored.catalog.broken[name]
-    template = stored.catalog.templates.get(name)
-    if template is None:
-        known = ", ".join(sorted(stored.catalog.templates)) or "none"
-        raise errors.NotFound(f"template {name} does not exist; known templates: {known}")
+    async with s.cluster() as cluster:
+        template = (await catalog_cases.show(cluster, name)).template
     document = {"name": template.name, **template.to_document()}
     if fmt is Format.JSON:
         print(json.dumps(document, indent=2))
@@ -108,45 +102,8 @@ async def _show(s: Settings, name: str, fmt: Format) -> None:
 
 
 def _read_documents(path: Path, name: str | None) -> dict[str, str]:
-    """Template documents from a file: each `{name, description, ingress, egress}`.
-
-    Every document is validated here, before anything is written, so a file with one bad
-    template writes none of them.
-    """
     text = sys.stdin.read() if str(path) == "-" else path.read_text()
-    try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as e:
-        raise errors.InvalidTemplate(
-            str(path), [errors.FieldError("", f"not valid YAML: {e}")]
-        ) from e
-    if not documents:
-        raise errors.InvalidTemplate(
-            str(path), [errors.FieldError("", "the file holds no template")]
-        )
-    found: dict[str, str] = {}
-    for index, document in enumerate(documents):
-        if not isinstance(document, dict):
-            raise errors.InvalidTemplate(
-                str(path), [errors.FieldError(f"document[{index}]", "must be a mapping")]
-            )
-        body: dict[str, Any] = dict(document)
-        doc_name = body.pop("name", None) or (name if len(documents) == 1 else None)
-        if not isinstance(doc_name, str) or not doc_name:
-            raise errors.InvalidTemplate(
-                str(path),
-                [
-                    errors.FieldError(
-                        f"document[{index}].name",
-                        "is required",
-                        "add `name: my-template` or pass --name",
-                    )
-                ],
-            )
-        text_out = yaml.safe_dump(body, sort_keys=False)
-        templates.parse_template(doc_name, text_out)  # raises InvalidTemplate with field paths
-        found[doc_name] = text_out
-    return found
+    return template_files.read_documents(text, origin=str(path), name=name)
 
 
 @app.command("apply")
@@ -163,18 +120,12 @@ def apply(
 
 async def _apply(s: Settings, file: Path, name: str | None) -> None:
     documents = _read_documents(file, name)
-    async with s.client() as client:
-        stored = await template_store.load(client, namespace=s.netfence_namespace)
-        await template_store.put_many(
-            client,
-            namespace=s.netfence_namespace,
-            documents=documents,
-            resource_version=stored.resource_version,
-        )
+    async with s.cluster() as cluster:
+        applied = await catalog_cases.apply(cluster, documents)
     for doc_name in documents:
-        verb = "configured" if doc_name in stored.data else "created"
+        verb = "configured" if doc_name in applied.configured else "created"
         out.print(f"template/{doc_name} {verb}")
-    if any(doc_name in stored.data for doc_name in documents):
+    if applied.configured:
         out.print("[dim]Existing policies keep the version they were attached with.[/]")
 
 
@@ -185,16 +136,8 @@ def delete(ctx: typer.Context, name: str) -> None:
 
 
 async def _delete(s: Settings, name: str) -> None:
-    async with s.client() as client:
-        stored = await template_store.load(client, namespace=s.netfence_namespace)
-        if name not in stored.data or stored.resource_version is None:
-            raise errors.NotFound(f"template {name} does not exist")
-        await template_store.remove(
-            client,
-            namespace=s.netfence_namespace,
-            name=name,
-            resource_version=stored.resource_version,
-        )
+    async with s.cluster() as cluster:
+        await catalog_cases.delete(cluster, name)
     out.print(f"template/{name} deleted (policies made from it keep their snapshot)")
 
 
@@ -205,8 +148,8 @@ def export(ctx: typer.Context) -> None:
 
 
 async def _export(s: Settings) -> None:
-    async with s.client() as client:
-        stored = await template_store.load(client, namespace=s.netfence_namespace)
+    async with s.cluster() as cluster:
+        stored = (await catalog_cases.listing(cluster, uses=False)).stored
     documents = [
         {"name": t.name, **t.to_document()}
         for t in sorted(stored.catalog.templates.values(), key=lambda t: t.name)

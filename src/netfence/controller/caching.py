@@ -1,4 +1,8 @@
-"""The controller's view of the cluster: informers for everything that decides policies."""
+"""The controller's view of the cluster: informers for everything that decides policies.
+
+`CachedReader` serves the `ClusterReader` port from memory, so the reconcile use case reads
+the cache exactly as the CLI and the console read the live cluster.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from netfence.core import naming, templates
 from netfence.core.objects import Backup, Namespace, Policy, Workload
 from netfence.core.planning import NamespaceState
 from netfence.kube import converting
+from netfence.usecases.ports import StoredCatalog
 
 
 class ClusterCache:
@@ -33,6 +38,7 @@ class ClusterCache:
         self._on_namespace = on_namespace
         self._on_catalog = on_catalog
         self.catalog = templates.parse_catalog({})
+        self._catalog_data: dict[str, str] = {}
         self.catalog_seen = asyncio.Event()
 
         def touched(namespace: str, _old: object, _new: object) -> None:
@@ -86,9 +92,11 @@ class ClusterCache:
             kind, value = item
             if kind == "catalog":
                 if item is new:
-                    self.catalog = templates.parse_catalog(dict(value))
+                    self._catalog_data = dict(value)
+                    self.catalog = templates.parse_catalog(self._catalog_data)
                     self.catalog_seen.set()
                 elif new is None:
+                    self._catalog_data = {}
                     self.catalog = templates.parse_catalog({})
                     self.catalog_seen.clear()
                 self._on_catalog()
@@ -118,3 +126,25 @@ class ClusterCache:
             policies=self.policies.in_namespace(name),
             backup=self._backups.get(name),
         )
+
+    def stored_catalog(self) -> StoredCatalog:
+        return StoredCatalog(self.catalog, dict(self._catalog_data), None)
+
+
+class CachedReader:
+    """The `ClusterReader` port served from the cache's memory: no API call."""
+
+    def __init__(self, cache: ClusterCache) -> None:
+        self._cache = cache
+
+    async def namespace(self, name: str) -> NamespaceState:
+        return self._cache.state(name)
+
+    async def namespaces(self) -> list[NamespaceState]:
+        return [self._cache.state(name) for name in sorted(self._cache.namespaces.by_namespace)]
+
+    async def backup(self, namespace: str) -> Backup | None:
+        return self._cache.state(namespace).backup
+
+    async def catalog(self) -> StoredCatalog:
+        return self._cache.stored_catalog()

@@ -2,7 +2,9 @@
 
 Handlers are thin: every change only enqueues the namespace it touched, and a worker
 reconciles that namespace from the caches (level-based), so the result never depends on
-which events arrived or in what order.
+which events arrived or in what order. What to write and what to report is decided by the
+reconcile use case (`usecases.reconciling.Reconciler`); this package keeps the informers,
+the queue and the leadership.
 """
 
 from __future__ import annotations
@@ -16,14 +18,13 @@ from dataclasses import dataclass, field
 
 from lightkube import AsyncClient
 
-from netfence import services
-from netfence.controller.caching import ClusterCache
+from netfence.controller.caching import CachedReader, ClusterCache
 from netfence.controller.leading import LeaderElector
 from netfence.controller.queueing import WorkQueue
-from netfence.core import naming, planning
-from netfence.core.planning import AttachmentKey, Notice, Severity, WriteBackup
+from netfence.core import naming
 from netfence.kube import template_store
 from netfence.kube.writing import KubeWriter
+from netfence.usecases.reconciling import Reconciler
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +69,12 @@ class Controller:
             lease_seconds=settings.lease_seconds,
             renew_seconds=settings.renew_seconds,
         )
-        self._remembered: dict[str, dict[AttachmentKey, str]] = {}
-        # Refusals already reported per namespace, so a level-based loop that sees the same
-        # problem on every pass posts one Event, not one per pass.
-        self._reported: dict[str, set[Notice]] = {}
-        self._catalog_reported: set[Notice] = set()
+        self.reconciler = Reconciler(
+            CachedReader(self.cache),
+            self.writer,
+            self.writer,
+            netfence_namespace=settings.netfence_namespace,
+        )
         self._report_catalog_soon = False
         self.ready = asyncio.Event()
 
@@ -138,21 +140,7 @@ class Controller:
 
     async def _report_catalog(self) -> None:
         self._report_catalog_soon = False
-        notices = {
-            Notice(
-                kind="ConfigMap",
-                namespace=self.settings.netfence_namespace,
-                name=naming.TEMPLATES_CONFIGMAP,
-                severity=Severity.WARNING,
-                reason="InvalidTemplate",
-                message=f"{broken}; the other templates are still served",
-            )
-            for broken in self.cache.catalog.broken.values()
-        }
-        for notice in notices - self._catalog_reported:
-            logger.warning("%s", notice.message)
-            await self._publish(notice)
-        self._catalog_reported = notices
+        await self.reconciler.report_catalog(self.cache.catalog)
 
     async def _work(self) -> None:
         while True:
@@ -171,42 +159,7 @@ class Controller:
                 self.queue.done(name, ok=ok)
 
     async def reconcile(self, name: str) -> bool:
-        state = self.cache.state(name)
-        plan = planning.plan_namespace(
-            state,
-            self.cache.catalog,
-            netfence_namespace=self.settings.netfence_namespace,
-            remembered=self._remembered.get(name),
-        )
-        if state.namespace is None:
-            self._remembered.pop(name, None)
-            self._reported.pop(name, None)
-        else:
-            self._remembered[name] = dict(plan.snapshots)
-        if not plan.is_empty:
-            logger.info("namespace %s: %s", name, "; ".join(s.describe() for s in plan.steps))
-        outcome = await services.execute(plan, writer=self.writer, board=self.writer)
-        refusals = set(plan.refusals)
-        for step, error in outcome.failures:
-            after = " (nothing after the backup was done)" if isinstance(step, WriteBackup) else ""
-            refusals.add(
-                planning.namespace_warning(
-                    name,
-                    "ReconcileFailed",
-                    f"could not {step.describe()}: {error}; will retry{after}",
-                )
-            )
-        reported = self._reported.setdefault(name, set())
-        for notice in refusals - reported:
-            await self._publish(notice)
-        self._reported[name] = refusals if state.namespace is not None else set()
-        return outcome.ok
-
-    async def _publish(self, notice: Notice) -> None:
-        try:
-            await self.writer.publish(notice)
-        except Exception as e:  # noqa: BLE001 - an event never stops work
-            logger.warning("could not post event %s: %s", notice.reason, e)
+        return await self.reconciler.reconcile(name)
 
 
 async def run_controller(client: AsyncClient, settings: ControllerSettings | None = None) -> None:

@@ -12,7 +12,17 @@ from collections.abc import Iterable
 
 
 class NetfenceError(Exception):
-    """Base of every error netfence raises on purpose."""
+    """Base of every error netfence raises on purpose.
+
+    ``field`` names the input at fault when there is one (``template``, ``restore``), so an
+    entry point can point at it: the API's error body carries it, the console marks it.
+    """
+
+    field: str | None = None
+
+    def __init__(self, *args: object, field: str | None = None) -> None:
+        super().__init__(*args)
+        self.field = field
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +68,14 @@ class InvalidTemplate(NetfenceError):
 
 
 class AccessDenied(NetfenceError):
-    """The cluster refused the caller (RBAC, or credentials it does not accept)."""
+    """The cluster knows the caller and its RBAC refuses them this request."""
+
+
+class Unauthenticated(NetfenceError):
+    """The cluster did not accept the caller's credentials (expired, revoked, wrong).
+
+    Not an AccessDenied: reading less of the cluster does not help, signing in again does.
+    """
 
 
 class NotFound(NetfenceError):

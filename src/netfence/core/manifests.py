@@ -19,12 +19,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from netfence.core import errors, selectors, validation
+from netfence.core import conversion, errors, selectors, validation
 from netfence.core.endpoints import POD, ContainerPort, Endpoint
 from netfence.core.objects import Namespace, Policy, Workload, WorkloadKind
 
 DEFAULT_NAMESPACE = "default"
-_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
 _WORKLOAD_KINDS = frozenset(k.value for k in WorkloadKind)
 _SPEC_FIELDS = ("podSelector", "policyTypes", "ingress", "egress")
@@ -150,28 +149,21 @@ class _Builder:
         document: Mapping[str, Any],
         where: str,
     ) -> None:
-        labels = _labels(metadata.get("labels"))
+        labels = conversion.labels_of(metadata.get("labels"))
         spec = document.get("spec") or {}
         if kind == "Namespace":
             self.namespaces[name] = Namespace(name, labels)
         elif kind == "NetworkPolicy":
             if self.validate:
                 self._validate_policy(spec, where)
-            annotations = {
-                k: str(v)
-                for k, v in (metadata.get("annotations") or {}).items()
-                if k != _LAST_APPLIED
-            }
-            self.policies[(namespace, name)] = Policy(
-                namespace, name, labels, annotations, dict(spec)
-            )
+            self.policies[(namespace, name)] = conversion.policy_from(document, namespace=namespace)
         elif kind == "Pod":
             pod = _pod(name, namespace, labels, spec, document.get("status") or {})
             if pod is not None:
                 self.pods[(namespace, name)] = pod
         elif kind in _WORKLOAD_KINDS:
             self.workloads[(namespace, kind, name)] = _workload(
-                WorkloadKind(kind), name, namespace, metadata, spec
+                WorkloadKind(kind), namespace, document
             )
         else:
             self.skipped[kind] = self.skipped.get(kind, 0) + 1
@@ -276,30 +268,11 @@ def container_ports(pod_spec: Mapping[str, Any]) -> tuple[ContainerPort, ...]:
 
 
 def _workload(
-    kind: WorkloadKind,
-    name: str,
-    namespace: str,
-    metadata: Mapping[str, Any],
-    spec: Mapping[str, Any],
+    kind: WorkloadKind, namespace: str, document: Mapping[str, Any]
 ) -> tuple[Workload, Endpoint | None]:
-    """The planner's view of a controller and its endpoint, as `kube.converting` reads it."""
-    if kind is WorkloadKind.CRONJOB:
-        template = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
-        selector = None
-    else:
-        template = spec.get("template") or {}
-        raw = spec.get("selector")
-        selector = dict(raw) if isinstance(raw, Mapping) else None
-    workload = Workload.read(
-        namespace=namespace,
-        kind=kind,
-        name=name,
-        labels=_labels(metadata.get("labels")),
-        annotations=_labels(metadata.get("annotations")),
-        pod_labels=_labels((template.get("metadata") or {}).get("labels")),
-        selector=selector,
-    )
-    pod_spec = template.get("spec") or {}
+    """The planner's view of a controller and its endpoint (None on the host network)."""
+    workload = conversion.workload_from(document, kind=kind, namespace=namespace)
+    pod_spec = conversion.pod_template(kind, document.get("spec") or {}).get("spec") or {}
     if pod_spec.get("hostNetwork"):
         return workload, None
     return workload, _template_endpoint(workload, container_ports(pod_spec))
@@ -313,9 +286,3 @@ def _template_endpoint(workload: Workload, ports: tuple[ContainerPort, ...]) -> 
         labels=dict(workload.pod_labels),
         ports=ports,
     )
-
-
-def _labels(value: object) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): str(v) for k, v in value.items()}

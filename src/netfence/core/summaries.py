@@ -8,7 +8,7 @@ from typing import Any
 
 from netfence.core import naming, policies, selectors, templates
 from netfence.core.errors import InvalidTemplate
-from netfence.core.objects import Phase, Policy
+from netfence.core.objects import Phase, Policy, Workload
 from netfence.core.planning import NamespaceState
 
 
@@ -112,3 +112,10 @@ def summarize_policies(state: NamespaceState, catalog: templates.Catalog) -> lis
 def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     """metav1.LabelSelector semantics (an empty selector matches everything)."""
     return selectors.parse(selector).matches(labels)
+
+
+def selects(policy: Policy, workload: Workload) -> bool:
+    """Whether a policy of the workload's namespace selects the workload's pods."""
+    if policy.namespace != workload.namespace:
+        return False
+    return selector_matches(policy.spec.get("podSelector") or {}, workload.pod_labels)

@@ -33,7 +33,7 @@ def translate(error: ApiError, action: str, *, who_can: str | None = None) -> er
     if code == 422:
         return errors.Rejected(f"the API server rejected the request to {action}: {detail}")
     if code == 401:
-        return errors.AccessDenied(
+        return errors.Unauthenticated(
             f"cannot {action}: the API server did not accept your credentials ({detail}); "
             "check the token or kubeconfig"
         )

@@ -14,10 +14,10 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Event
 from lightkube.resources.networking_v1 import NetworkPolicy
 
-from netfence.core import naming, policies
+from netfence.core import conversion, naming, policies
 from netfence.core.objects import JsonDict
 from netfence.core.planning import Notice, WriteBackup
-from netfence.kube import converting, failures
+from netfence.kube import failures
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class KubeWriter:
                 },
                 annotations={naming.PHASE_ANNOTATION: step.phase.value},
             ),
-            data=converting.backup_data(dict(step.entries)),
+            data=conversion.backup_data(dict(step.entries)),
         )
         with failures.translated(f"write the backup of namespace {step.namespace}"):
             await self._client.apply(config_map, force=True)
@@ -100,7 +100,7 @@ class KubeWriter:
                 labels={naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE},
             ),
             involvedObject=ObjectReference(
-                apiVersion=converting.API_VERSIONS.get(notice.kind, "v1"),
+                apiVersion=conversion.API_VERSIONS.get(notice.kind, "v1"),
                 kind=notice.kind,
                 name=notice.name,
                 namespace=object_namespace or None,

@@ -1,4 +1,8 @@
-"""The app factory: nothing is created at import time."""
+"""The app factory: nothing is created at import time.
+
+The composition root (`netfence.composition`) hands in the connector that makes each
+caller's ports; the app itself knows no client library.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from netfence import __version__
 from netfence.web import errors
+from netfence.web.callers import Connector
 from netfence.web.routes import (
     connectivity,
     controllers,
@@ -40,11 +45,11 @@ _SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: WebSettings) -> FastAPI:
+def create_app(settings: WebSettings, connector: Connector) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        await app.state.sessions.close()
+        await connector.close()
 
     app = FastAPI(
         title="netfence",
@@ -57,6 +62,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.sessions = SessionStore(settings)
+    app.state.connector = connector
     errors.install(app)
     if settings.allowed_hosts != ("*",):
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))

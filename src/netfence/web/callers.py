@@ -1,29 +1,85 @@
-"""FastAPI dependencies that turn a request into an authenticated caller."""
+"""FastAPI dependencies that turn a request into an authenticated caller.
+
+A caller is a `Cluster` of ports acting with that person's own credentials, made by the
+connector the composition root hands to the app; the web layer never builds a client.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
+import time
+from dataclasses import dataclass, replace
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
-from lightkube import AsyncClient
 
+from netfence.usecases.ports import Authorizer, Cluster, Question
 from netfence.web.errors import ApiProblem
 from netfence.web.sessions import CSRF_HEADER, SESSION_COOKIE, Session, SessionStore, csrf_matches
 from netfence.web.settings import AuthMode, WebSettings
 
 
+class Connector(Protocol):
+    """Ports for one caller: the kubeconfig's own credentials (None), or a bearer token's."""
+
+    def cluster(self, token: str | None) -> Cluster: ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
-    client: AsyncClient
+    cluster: Cluster
     session: Session | None
     settings: WebSettings
+
+
+class RememberingAuthorizer:
+    """The cluster's answers for one session, reused for a few seconds: every page asks the
+    same questions on every poll. A token from a proxy (no session) asks every time."""
+
+    def __init__(self, inner: Authorizer, session: Session, seconds: float) -> None:
+        self._inner = inner
+        self._session = session
+        self._seconds = seconds
+
+    async def can(self, question: Question) -> bool:
+        key = (
+            question.verb,
+            question.resource,
+            question.group,
+            question.namespace or "",
+            question.name or "",
+        )
+        now = time.monotonic()
+        cached = self._session.permissions.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        allowed = await self._inner.can(question)
+        self._session.permissions[key] = (now + self._seconds, allowed)
+        return allowed
+
+
+def caller_for(
+    connector: Connector, token: str | None, session: Session | None, settings: WebSettings
+) -> Caller:
+    cluster = connector.cluster(token)
+    if session is not None:
+        authorizer = RememberingAuthorizer(
+            cluster.authorizer, session, settings.permission_cache_seconds
+        )
+        cluster = replace(cluster, authorizer=authorizer)
+    return Caller(cluster, session, settings)
 
 
 def _store(request: Request) -> SessionStore:
     store = request.app.state.sessions
     assert isinstance(store, SessionStore)
     return store
+
+
+def _connector(request: Request) -> Connector:
+    connector: Connector = request.app.state.connector
+    return connector
 
 
 def _settings(request: Request) -> WebSettings:
@@ -40,17 +96,17 @@ def _bearer(request: Request) -> str | None:
 
 def current_caller(request: Request) -> Caller:
     settings = _settings(request)
-    store = _store(request)
+    connector = _connector(request)
     bearer = _bearer(request) if settings.auth is AuthMode.TOKEN else None
     if bearer is not None:
         # A token from an authenticating proxy: no cookie is involved, so no CSRF risk.
-        return Caller(store.client_for(bearer), None, settings)
-    session = store.get(request.cookies.get(SESSION_COOKIE))
+        return caller_for(connector, bearer, None, settings)
+    session = _store(request).get(request.cookies.get(SESSION_COOKIE))
     if settings.auth is AuthMode.LOCAL:
-        return Caller(store.client_for(None), session, settings)
+        return caller_for(connector, None, session, settings)
     if session is None or not session.signed_in:
         raise ApiProblem(401, "Sign in with a Kubernetes bearer token to continue.")
-    return Caller(store.client_for(session.token), session, settings)
+    return caller_for(connector, session.token, session, settings)
 
 
 def changing_caller(request: Request, caller: Annotated[Caller, Depends(current_caller)]) -> Caller:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from netfence import analysis
 from netfence.core.endpoints import Endpoint
 from netfence.core.evaluation import impacts, pitfalls
+from netfence.core.evaluation.namespace_matrices import NamespaceMatrix
 from netfence.core.evaluation.verdicts import Side, Verdict
+from netfence.usecases import connectivity
 from netfence.web import schemas
 
 # Impact lists are cut here: enabling a namespace in a large cluster can newly deny
@@ -51,12 +52,12 @@ def _count_word(counts: Sequence[int], sources: int) -> str:
     return PARTIAL if any(counts) else DENIED
 
 
-def matrix_json(result: analysis.NamespaceMatrix, *, complete: bool, notes: Sequence[str]) -> bytes:
+def matrix_json(result: NamespaceMatrix, *, complete: bool, notes: Sequence[str]) -> bytes:
     """The matrix as the JSON of `schemas.ConnectivityMatrix`, written directly.
 
     A namespace of 500 controllers has 250,000 cells; validating them into models and
     back (what a response model costs) took longer than evaluating them. The cells are
-    shared tuples (see `analysis.namespace_matrix`), so each distinct one is named once.
+    shared tuples (see `core.evaluation.namespace_matrices`), so each distinct one is named once.
     """
     endpoints = result.endpoints
     words: dict[tuple[bool, ...], str] = {}
@@ -157,6 +158,16 @@ def impact_view(
         complete=complete,
         notes=list(notes),
     )
+
+
+def impact_field(
+    impact: connectivity.Impact | str | None, namespace: str
+) -> tuple[schemas.Impact | None, str | None]:
+    """A preview's impact as the API shows it, or (None, why there is none)."""
+    if impact is None or isinstance(impact, str):
+        return None, impact
+    view = impact_view(impact.report, namespace, complete=impact.complete, notes=impact.notes)
+    return view, None
 
 
 def _about(obj: str, namespace: str) -> bool:

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from lightkube import ApiError
 from starlette.exceptions import HTTPException
 
 from netfence.core import errors
@@ -30,6 +29,7 @@ class ApiProblem(Exception):
 
 
 _STATUS: dict[type[errors.NetfenceError], int] = {
+    errors.Unauthenticated: 401,
     errors.AccessDenied: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
@@ -41,12 +41,11 @@ _STATUS: dict[type[errors.NetfenceError], int] = {
 
 
 def _status(exc: errors.NetfenceError) -> int:
-    cause = exc.__cause__
-    # The API server did not accept the credentials (an expired or revoked token): 401,
-    # so a client can tell "sign in again" from "you may not" (403).
-    if isinstance(exc, errors.AccessDenied) and isinstance(cause, ApiError):
-        return 401 if cause.status.code == 401 else 403
     return next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 500)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _body(message: str, field: str | None, details: list[dict[str, Any]]) -> dict[str, Any]:
@@ -69,6 +68,9 @@ def install(app: FastAPI) -> None:
             details = field_errors(exc)
             first = details[0]["field"] if details else None
             return JSONResponse(_body(str(exc), first, details), status_code=status)
+        if exc.field is not None:
+            # An input error: the console shows it as a sentence beside that field.
+            return JSONResponse(_body(_sentence(str(exc)), exc.field, []), status_code=status)
         return JSONResponse(_body(str(exc), None, []), status_code=status)
 
     @app.exception_handler(HTTPException)

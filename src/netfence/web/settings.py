@@ -1,12 +1,9 @@
-"""How the web app is served: who the callers are and where the cluster is."""
+"""How the web app is served: who the callers are and which names it answers."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-
-from lightkube import KubeConfig
-from lightkube.config.kubeconfig import SingleConfig
 
 from netfence.core import naming
 
@@ -21,7 +18,6 @@ class AuthMode(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class WebSettings:
-    cluster: KubeConfig | SingleConfig
     auth: AuthMode = AuthMode.LOCAL
     netfence_namespace: str = naming.DEFAULT_NETFENCE_NAMESPACE
     secure_cookies: bool = False

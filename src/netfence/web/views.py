@@ -12,7 +12,7 @@ import yaml
 
 from netfence.core import naming, summaries, templates
 from netfence.core.objects import JsonDict, Policy, Workload
-from netfence.core.planning import NamespaceState
+from netfence.usecases import attachments, namespaces
 from netfence.web import schemas
 
 # libyaml's emitter when PyYAML has it: the namespace view renders one manifest per
@@ -85,13 +85,6 @@ def policy_row(
     )
 
 
-def selects(policy: Policy, workload: Workload) -> bool:
-    """Whether a policy of the workload's namespace selects the workload's pods."""
-    if policy.namespace != workload.namespace:
-        return False
-    return summaries.selector_matches(policy.spec.get("podSelector") or {}, workload.pod_labels)
-
-
 class SelectorIndex:
     """Which policies select a workload's pods, without testing every (policy, workload)
     pair: a namespace with 500 controllers and 500 policies would be 250,000 tests.
@@ -116,7 +109,7 @@ class SelectorIndex:
         candidates = [*self._everywhere]
         for pair in workload.pod_labels.items():
             candidates.extend(self._by_pair.get(pair, ()))
-        return sorted({p.name for p in candidates if selects(p, workload)})
+        return sorted({p.name for p in candidates if summaries.selects(p, workload)})
 
 
 def controller_row(
@@ -130,13 +123,12 @@ def controller_row(
         policies=(
             index.selecting(workload)
             if index is not None
-            else sorted(p.name for p in policies if selects(p, workload))
+            else sorted(p.name for p in policies if summaries.selects(p, workload))
         ),
     )
 
 
-def namespace_row(state: NamespaceState, netfence_namespace: str) -> schemas.NamespaceRow:
-    summary = summaries.summarize_namespace(state, netfence_namespace=netfence_namespace)
+def namespace_row(summary: summaries.NamespaceSummary) -> schemas.NamespaceRow:
     return schemas.NamespaceRow(
         name=summary.name,
         state=summary.state,
@@ -146,6 +138,70 @@ def namespace_row(state: NamespaceState, netfence_namespace: str) -> schemas.Nam
         controllers=len(summary.controllers),
         attached_templates=sum(len(c.templates) for c in summary.controllers),
         backed_up=summary.backed_up,
+    )
+
+
+def namespace_detail(found: namespaces.NamespaceDetail) -> schemas.NamespaceDetail:
+    state, summary = found.state, found.summary
+    policies = sorted(state.policies, key=lambda p: (not p.is_managed, p.name))
+    index = SelectorIndex(policies)
+    statuses: StatusCache = {}
+    warnings = []
+    if summary.managed and summary.unmanaged_policies:
+        warnings.append(
+            f"{summary.unmanaged_policies} NetworkPolicies here were not made by netfence; "
+            "they still apply, alongside netfence's."
+        )
+    return schemas.NamespaceDetail(
+        name=state.name,
+        state=summary.state,
+        managed=summary.managed,
+        unmanaged_policies=summary.unmanaged_policies,
+        controllers=[
+            controller_row(w, policies, index)
+            for w in sorted(state.workloads, key=lambda w: (w.kind.value, w.name))
+        ],
+        policies=[policy_row(p, found.catalog, statuses) for p in policies],
+        backup=sorted(state.backup.entries) if state.backup else None,
+        warnings=warnings,
+        permissions=found.permissions,
+    )
+
+
+def controller_detail(found: attachments.ControllerDetail) -> schemas.ControllerDetail:
+    workload = found.workload
+    return schemas.ControllerDetail(
+        namespace=workload.namespace,
+        kind=workload.kind.value,
+        name=workload.name,
+        templates=list(workload.attached_templates),
+        pod_labels=dict(workload.pod_labels),
+        selector=workload.pod_selector,
+        policies=[policy_row(p, found.catalog) for p in found.policies],
+        namespace_managed=found.namespace_managed,
+        permissions=found.permissions,
+    )
+
+
+def disable_result(result: namespaces.DisableResult) -> schemas.DisableResult:
+    name = result.namespace
+    if not result.waited:
+        message = f"Namespace {name} is being disabled: netfence removes its policies."
+        return schemas.DisableResult(message=message, restored=[], skipped={})
+    if result.remaining:
+        message = (
+            f"Disabled, but netfence's policies ({', '.join(result.remaining)}) are still "
+            "there, so nothing was restored yet; is the controller running?"
+        )
+        return schemas.DisableResult(message=message, restored=[], skipped={})
+    report = result.restore
+    if report is None:
+        message = f"Disabled {name}; there was no backup."
+        return schemas.DisableResult(message=message, restored=[], skipped={})
+    return schemas.DisableResult(
+        message=f"Disabled {name} and restored {len(report.restored)} policies.",
+        restored=report.restored,
+        skipped=report.skipped,
     )
 
 

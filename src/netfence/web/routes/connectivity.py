@@ -1,7 +1,8 @@
 """Connectivity: a namespace's matrix, why one connection is allowed or denied, pitfalls.
 
-Each request reads what the analysis needs with the caller's own client: the whole cluster
-when the caller may list it, else the namespaces in question (see `web.inventories`).
+Each request reads what the analysis needs with the caller's own credentials: the whole
+cluster when the caller may list it, else the namespaces in question
+(`usecases.connectivity.scoped`).
 The evaluation itself is pure computation, run in a worker thread so that a large
 namespace does not hold up the event loop (which also runs the controller).
 """
@@ -13,10 +14,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from netfence import analysis
-from netfence.core import errors
 from netfence.core.endpoints import parse_protocol
-from netfence.web import connectivity_views, inventories, schemas
+from netfence.usecases import connectivity
+from netfence.web import connectivity_views, schemas
 from netfence.web.callers import CallerDep
 from netfence.web.errors import ApiProblem
 
@@ -31,10 +31,10 @@ EndQuery = Annotated[
 async def namespace_connectivity(namespace: str, caller: CallerDep) -> Response:
     """Who may connect to whom among the namespace's controllers (and pods no controller
     runs), per declared port, and how much of the rest of the cluster may connect in."""
-    scoped = await inventories.read(caller, [namespace])
+    scoped = await connectivity.scoped(caller.cluster.reader, [namespace])
 
     def compute() -> bytes:
-        result = analysis.namespace_matrix(scoped.inventory, namespace, others=scoped.complete)
+        result = connectivity.namespace_matrix(scoped.inventory, namespace, others=scoped.complete)
         return connectivity_views.matrix_json(result, complete=scoped.complete, notes=scoped.notes)
 
     return Response(await asyncio.to_thread(compute), media_type="application/json")
@@ -71,17 +71,11 @@ async def explain(
     namespaces = [_end(source, "source"), _end(destination, "destination")]
     # Egress is decided in the source's namespace and ingress in the destination's, so
     # those two are all a verdict needs, whoever asks.
-    scoped = await inventories.read(caller, namespaces, whole=False)
+    scoped = await connectivity.scoped(caller.cluster.reader, namespaces, whole=False)
     try:
-        verdict = analysis.explain(
+        verdict = connectivity.explain(
             scoped.inventory, source, destination, port=port, protocol=wanted
         )
-    except errors.NotFound as e:
-        if "pods" in scoped.inventory.unreadable:
-            raise errors.NotFound(
-                f"{e} (you may not list pods, so only controllers can be named)"
-            ) from e
-        raise
     except ValueError as e:
         raise ApiProblem(422, str(e), field="port") from e
     return connectivity_views.explanation(verdict)
@@ -92,7 +86,7 @@ async def findings(namespace: str, caller: CallerDep) -> schemas.FindingList:
     """The pitfalls that concern the namespace (egress without DNS, selectors matching
     nothing, policies selecting nothing, peers ORed where AND was meant), and whether any
     network plugin enforces NetworkPolicy at all."""
-    scoped = await inventories.read(caller, [namespace])
+    scoped = await connectivity.scoped(caller.cluster.reader, [namespace])
     notes = list(scoped.notes)
     if not scoped.complete:
         notes.append(
@@ -102,7 +96,7 @@ async def findings(namespace: str, caller: CallerDep) -> schemas.FindingList:
         )
 
     def compute() -> schemas.FindingList:
-        found = analysis.check(scoped.inventory, look_for_plugin=scoped.complete)
+        found = connectivity.check(scoped.inventory, look_for_plugin=scoped.complete)
         return connectivity_views.findings_view(
             found, namespace, complete=scoped.complete, notes=notes
         )

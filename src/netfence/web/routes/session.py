@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from lightkube import ApiError
-from lightkube.resources.authentication_v1 import SelfSubjectReview
 
-from netfence.kube import failures
-from netfence.web import permissions, schemas
-from netfence.web.callers import Caller, CallerDep, ChangingCallerDep
+from netfence.core import errors
+from netfence.usecases import permissions
+from netfence.web import schemas
+from netfence.web.callers import Caller, CallerDep, ChangingCallerDep, Connector, caller_for
 from netfence.web.errors import ApiProblem
 from netfence.web.sessions import SESSION_COOKIE, Session, SessionStore
 from netfence.web.settings import AuthMode, WebSettings
@@ -28,24 +27,18 @@ def _set_cookie(response: Response, session: Session, settings: WebSettings) -> 
     )
 
 
-async def _whoami(caller: Caller) -> tuple[str, list[str]]:
-    with failures.translated("find out who you are"):
-        review = await caller.client.create(SelfSubjectReview())
-    info = review.status.userInfo if review.status else None
-    return (info.username or "", list(info.groups or [])) if info else ("", [])
-
-
 async def _view(caller: Caller, session: Session) -> schemas.SessionView:
     user, groups = session.user, list(session.groups)
     if caller.settings.auth is AuthMode.LOCAL and not user:
         try:
-            user, groups = await _whoami(caller)
+            user, tuple_groups = await caller.cluster.identity.whoami()
+            groups = list(tuple_groups)
         except Exception:  # noqa: BLE001 - the name is decoration; permissions still work
             user = "kubeconfig user"
         session.user, session.groups = user, tuple(groups)
     ns = caller.settings.netfence_namespace
     allowed = await permissions.answers(
-        caller,
+        caller.cluster.authorizer,
         {
             "enable_namespaces": permissions.enable_namespaces(),
             "edit_templates": permissions.edit_templates(ns),
@@ -67,6 +60,7 @@ async def get_session(request: Request, response: Response) -> schemas.SessionVi
     """The current session; creates one (with its CSRF token) when there is none."""
     store: SessionStore = request.app.state.sessions
     settings: WebSettings = request.app.state.settings
+    connector: Connector = request.app.state.connector
     session = store.get(request.cookies.get(SESSION_COOKIE))
     if session is None:
         session = store.new()
@@ -80,8 +74,7 @@ async def get_session(request: Request, response: Response) -> schemas.SessionVi
             csrf_token=session.csrf,
             permissions={},
         )
-    caller = Caller(store.client_for(session.token), session, settings)
-    return await _view(caller, session)
+    return await _view(caller_for(connector, session.token, session, settings), session)
 
 
 @router.post("", response_model=schemas.SessionView)
@@ -91,25 +84,22 @@ async def sign_in(
     """Sign in with a Kubernetes bearer token; the API server decides whether it is valid."""
     store: SessionStore = request.app.state.sessions
     settings: WebSettings = request.app.state.settings
+    connector: Connector = request.app.state.connector
     if settings.auth is not AuthMode.TOKEN:
         raise ApiProblem(400, "This console uses your kubeconfig; there is nothing to sign in to.")
     token = body.token.strip()
-    caller = Caller(store.client_for(token), None, settings)
     try:
-        user, groups = await _whoami(caller)
-    except Exception as e:
-        cause = e.__cause__
-        if isinstance(cause, ApiError) and cause.status.code == 401:
-            raise ApiProblem(401, "The API server did not accept this token.", field="token") from e
-        raise
+        user, groups = await connector.cluster(token).identity.whoami()
+    except errors.Unauthenticated as e:
+        raise ApiProblem(401, "The API server did not accept this token.", field="token") from e
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         store.drop(old)
     # A fresh session id at sign-in, so an id planted before it is worth nothing.
     session = store.new()
-    session.token, session.user, session.groups = token, user, tuple(groups)
+    session.token, session.user, session.groups = token, user, groups
     _set_cookie(response, session, settings)
-    return await _view(Caller(caller.client, session, settings), session)
+    return await _view(caller_for(connector, token, session, settings), session)
 
 
 @router.delete("", response_model=schemas.Message)

@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from netfence import analysis
 from netfence.core import errors, manifests, naming, templates
 from netfence.core.objects import WorkloadRef
 from netfence.core.planning import NamespaceState
+from netfence.usecases import connectivity as analysis
+from netfence.usecases import namespaces
 from tests.core.clusters import namespace, pod, policies
 
 CATALOG = templates.parse_catalog(
@@ -121,9 +122,10 @@ def test_detaching_what_is_not_attached_changes_nothing() -> None:
 
 
 def test_enabling_a_namespace_previews_the_connections_it_cuts() -> None:
-    preview = analysis.preview_enable(
-        CLUSTER, state_of(CLUSTER, "web"), CATALOG, netfence_namespace="netfence-system"
+    plan = namespaces.plan_enable(
+        state_of(CLUSTER, "web"), CATALOG, netfence_namespace="netfence-system"
     )
+    preview = analysis.preview_plan(CLUSTER, plan)
     assert sorted(m["metadata"]["name"] for m in preview.created) == [
         naming.ALLOW_NAMESPACE_COMMUNICATION,
         naming.DENY_ALL_INGRESS,

@@ -1,5 +1,0 @@
-"""`python -m netfence.cli`."""
-
-from netfence.cli.main import main
-
-main()

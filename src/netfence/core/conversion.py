@@ -1,0 +1,144 @@
+"""API objects, as the JSON dicts the API server sends, read into the core's slim objects.
+
+This is the one converter: the live reader, the controller's informers and the manifest
+reader of `--from-files` all come through here, so a controller, a policy or a backup is
+read the same way wherever it came from. Purely computational, no side effects; shapes
+the API server would never send raise TypeError, AttributeError, KeyError or ValueError,
+which the manifest reader turns into a message naming the object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from netfence.core import naming
+from netfence.core.objects import Backup, JsonDict, Namespace, Phase, Policy, Workload, WorkloadKind
+
+# kubectl's copy of the whole object would double the memory held per policy.
+LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
+
+# The group/version of every kind netfence reads or writes, as an event's involvedObject
+# and a permission question name it.
+API_VERSIONS: Mapping[str, str] = {
+    "Deployment": "apps/v1",
+    "StatefulSet": "apps/v1",
+    "DaemonSet": "apps/v1",
+    "CronJob": "batch/v1",
+    "Namespace": "v1",
+    "ConfigMap": "v1",
+    "NetworkPolicy": "networking.k8s.io/v1",
+}
+
+# Entries of a backup that cannot be parsed are carried through untouched under this key,
+# so rewriting a backup never drops anything.
+UNPARSED = "$unparsed"
+
+# libyaml's safe loader when present: a cluster view parses every backup.
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def api_group(kind: str) -> str:
+    """The API group of a kind ("" for the core group), as RBAC rules name it."""
+    version = API_VERSIONS.get(kind, "v1")
+    return version.split("/")[0] if "/" in version else ""
+
+
+def labels_of(value: object) -> dict[str, str]:
+    """Labels or annotations as strings; anything that is not a mapping is none at all."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _metadata(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    metadata = document.get("metadata") or {}
+    if not isinstance(metadata, Mapping):
+        raise TypeError("metadata must be a mapping")
+    return metadata
+
+
+def namespace_from(document: Mapping[str, Any]) -> Namespace:
+    metadata = _metadata(document)
+    return Namespace(name=str(metadata["name"]), labels=labels_of(metadata.get("labels")))
+
+
+def policy_from(document: Mapping[str, Any], *, namespace: str | None = None) -> Policy:
+    """A NetworkPolicy; `namespace` stands in for a manifest that names none."""
+    metadata = _metadata(document)
+    annotations = {
+        k: v
+        for k, v in labels_of(metadata.get("annotations")).items()
+        if k != LAST_APPLIED_ANNOTATION
+    }
+    return Policy(
+        namespace=str(metadata.get("namespace") or namespace),
+        name=str(metadata["name"]),
+        labels=labels_of(metadata.get("labels")),
+        annotations=annotations,
+        spec=dict(document.get("spec") or {}),
+    )
+
+
+def pod_template(kind: WorkloadKind, spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The pod template of a controller's spec (a CronJob's sits inside its job template)."""
+    if kind is WorkloadKind.CRONJOB:
+        return ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
+    return spec.get("template") or {}
+
+
+def workload_from(
+    document: Mapping[str, Any], *, kind: WorkloadKind | None = None, namespace: str | None = None
+) -> Workload:
+    """A controller as the planner sees it; `kind` and `namespace` stand in for what a
+    manifest or a typed list leaves out."""
+    metadata = _metadata(document)
+    kind = kind or WorkloadKind(str(document["kind"]))
+    spec = document.get("spec") or {}
+    template = pod_template(kind, spec)
+    raw = spec.get("selector") if kind is not WorkloadKind.CRONJOB else None
+    return Workload.read(
+        namespace=str(metadata.get("namespace") or namespace),
+        kind=kind,
+        name=str(metadata["name"]),
+        labels=labels_of(metadata.get("labels")),
+        annotations=labels_of(metadata.get("annotations")),
+        pod_labels=labels_of((template.get("metadata") or {}).get("labels")),
+        selector=dict(raw) if isinstance(raw, Mapping) else None,
+    )
+
+
+def backup_from(document: Mapping[str, Any]) -> Backup | None:
+    """A backup ConfigMap, or None for any other ConfigMap."""
+    metadata = _metadata(document)
+    labels = labels_of(metadata.get("labels"))
+    if naming.BACKUP_OF_LABEL not in labels:
+        return None
+    annotations = labels_of(metadata.get("annotations"))
+    try:
+        phase = Phase(annotations.get(naming.PHASE_ANNOTATION, Phase.PRUNING))
+    except ValueError:
+        # An unknown phase is treated as an unfinished opt-in: resuming it is always safe.
+        phase = Phase.PRUNING
+    entries: dict[str, JsonDict] = {}
+    for key, text in (document.get("data") or {}).items():
+        name = str(key).removesuffix(".yaml")
+        try:
+            parsed = yaml.load(str(text), Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
+        except yaml.YAMLError:
+            parsed = None
+        entries[name] = parsed if isinstance(parsed, dict) else {UNPARSED: str(text)}
+    return Backup(namespace=labels[naming.BACKUP_OF_LABEL], phase=phase, entries=entries)
+
+
+def backup_data(entries: Mapping[str, JsonDict]) -> dict[str, str]:
+    """The data of a backup ConfigMap: one YAML document per policy, unparsed ones as found."""
+    data: dict[str, str] = {}
+    for name, manifest in sorted(entries.items()):
+        if UNPARSED in manifest:
+            data[f"{name}.yaml"] = str(manifest[UNPARSED])
+        else:
+            data[f"{name}.yaml"] = yaml.safe_dump(manifest, sort_keys=False)
+    return data

@@ -1,0 +1,49 @@
+"""Template documents from a file (`netfence templates apply -f`), validated before any write.
+
+Purely computational: the caller reads the file; this splits and checks its documents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from netfence.core import errors, templates
+
+
+def read_documents(text: str, *, origin: str, name: str | None = None) -> dict[str, str]:
+    """Template documents, each `{name, description, ingress, egress}`, by name.
+
+    Every document is validated here, before anything is written, so a file with one bad
+    template writes none of them. `name` names a single document that has none.
+    """
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as e:
+        raise errors.InvalidTemplate(origin, [errors.FieldError("", f"not valid YAML: {e}")]) from e
+    if not documents:
+        raise errors.InvalidTemplate(origin, [errors.FieldError("", "the file holds no template")])
+    found: dict[str, str] = {}
+    for index, document in enumerate(documents):
+        if not isinstance(document, dict):
+            raise errors.InvalidTemplate(
+                origin, [errors.FieldError(f"document[{index}]", "must be a mapping")]
+            )
+        body: dict[str, Any] = dict(document)
+        doc_name = body.pop("name", None) or (name if len(documents) == 1 else None)
+        if not isinstance(doc_name, str) or not doc_name:
+            raise errors.InvalidTemplate(
+                origin,
+                [
+                    errors.FieldError(
+                        f"document[{index}].name",
+                        "is required",
+                        "add `name: my-template` or pass --name",
+                    )
+                ],
+            )
+        text_out = yaml.safe_dump(body, sort_keys=False)
+        templates.parse_template(doc_name, text_out)  # raises InvalidTemplate with field paths
+        found[doc_name] = text_out
+    return found

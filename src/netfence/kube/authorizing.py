@@ -1,0 +1,49 @@
+"""The `Authorizer` and `Identity` adapters: the API server's own answers for the caller."""
+
+from __future__ import annotations
+
+from lightkube import ApiError, AsyncClient
+from lightkube.models.authorization_v1 import ResourceAttributes, SelfSubjectAccessReviewSpec
+from lightkube.resources.authentication_v1 import SelfSubjectReview
+from lightkube.resources.authorization_v1 import SelfSubjectAccessReview
+
+from netfence.kube import failures
+from netfence.usecases.ports import Question
+
+
+class KubeAuthorizer:
+    """SelfSubjectAccessReview, asked with the caller's own client."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def can(self, question: Question) -> bool:
+        review = SelfSubjectAccessReview(
+            spec=SelfSubjectAccessReviewSpec(
+                resourceAttributes=ResourceAttributes(
+                    verb=question.verb,
+                    resource=question.resource,
+                    group=question.group,
+                    namespace=question.namespace,
+                    name=question.name,
+                )
+            )
+        )
+        try:
+            answer = await self._client.create(review)
+        except ApiError:
+            return False  # no answer is no permission: the UI offers less, never more
+        return bool(answer.status and answer.status.allowed)
+
+
+class KubeIdentity:
+    """SelfSubjectReview: who the API server takes the caller for."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def whoami(self) -> tuple[str, tuple[str, ...]]:
+        with failures.translated("find out who you are"):
+            review = await self._client.create(SelfSubjectReview())
+        info = review.status.userInfo if review.status else None
+        return (info.username or "", tuple(info.groups or ())) if info else ("", ())

@@ -1,0 +1,255 @@
+"""Use cases of namespaces: status, enabling (with its preview), disabling and restoring,
+and the policies of one namespace. The CLI and the console call these and only render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+from netfence.core import errors, naming, summaries
+from netfence.core.conversion import UNPARSED
+from netfence.core.objects import Backup, Namespace, Phase, Policy
+from netfence.core.planning import ApplyPolicy, DeletePolicy, NamespaceState, Plan, plan_namespace
+from netfence.core.templates import Catalog
+from netfence.usecases import connectivity, permissions
+from netfence.usecases.ports import EMPTY_CATALOG, Cluster, ClusterChanges, ClusterReader
+
+POLL_SECONDS = 0.2
+
+
+def check_manageable(namespace: str, *, netfence_namespace: str) -> None:
+    """Refuse, before anything is written, the namespaces netfence must never isolate."""
+    if naming.is_reserved(namespace, netfence_namespace=netfence_namespace):
+        raise errors.Refused(
+            f"netfence will not manage namespace {namespace}: isolating a system namespace or "
+            "netfence's own could break the cluster"
+        )
+
+
+async def existing(reader: ClusterReader, name: str) -> NamespaceState:
+    """A namespace's state; NotFound when there is no such namespace."""
+    state = await reader.namespace(name)
+    if state.namespace is None:
+        raise errors.NotFound(f"namespace {name} does not exist")
+    return state
+
+
+def is_managed(state: NamespaceState) -> bool:
+    return state.namespace is not None and state.namespace.wants_management
+
+
+def plan_enable(state: NamespaceState, catalog: Catalog, *, netfence_namespace: str) -> Plan:
+    """What enabling a namespace would do, computed from its current state (pure)."""
+    current = state.namespace or Namespace(state.name)
+    labels = {**current.labels, naming.MANAGED_NAMESPACE_LABEL: naming.MANAGED_NAMESPACE_VALUE}
+    labelled = dataclasses.replace(state, namespace=Namespace(current.name, labels))
+    return plan_namespace(labelled, catalog, netfence_namespace=netfence_namespace)
+
+
+# --- status ------------------------------------------------------------------------------
+
+
+async def status(cluster: Cluster) -> list[summaries.NamespaceSummary]:
+    states = await cluster.reader.namespaces()
+    ns = cluster.netfence_namespace
+    return [summaries.summarize_namespace(s, netfence_namespace=ns) for s in states]
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceDetail:
+    state: NamespaceState
+    summary: summaries.NamespaceSummary
+    catalog: Catalog
+    permissions: dict[str, bool]
+
+
+async def detail(cluster: Cluster, name: str) -> NamespaceDetail:
+    ns = cluster.netfence_namespace
+    state, stored, allowed = await asyncio.gather(
+        existing(cluster.reader, name),
+        cluster.reader.catalog(),
+        permissions.answers(
+            cluster.authorizer,
+            {
+                "enable_namespaces": permissions.enable_namespaces(),
+                "attach": permissions.attach_in(name),
+                # Restoring a backup recreates policies with the caller's own rights.
+                "restore": permissions.restore_in(name),
+            },
+        ),
+    )
+    summary = summaries.summarize_namespace(state, netfence_namespace=ns)
+    return NamespaceDetail(state, summary, stored.catalog, allowed)
+
+
+async def policies(cluster: Cluster, name: str) -> list[summaries.PolicySummary]:
+    """The policies of a namespace, managed and not, with their template status."""
+    state = await existing(cluster.reader, name)
+    try:
+        catalog = (await cluster.reader.catalog()).catalog
+    except errors.NetfenceError:
+        catalog = None  # the template status is optional detail
+    return summaries.summarize_policies(state, catalog or EMPTY_CATALOG.catalog)
+
+
+# --- enable ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EnablePreview:
+    """What enabling would back up, delete and create, and (when asked) its effect."""
+
+    namespace: str
+    state: NamespaceState
+    plan: Plan
+    impact: connectivity.Impact | str | None = None
+
+    @property
+    def already_managed(self) -> bool:
+        return is_managed(self.state)
+
+    @property
+    def backed_up(self) -> list[Policy]:
+        return sorted((p for p in self.state.policies if not p.is_managed), key=lambda p: p.name)
+
+    @property
+    def deletes(self) -> list[str]:
+        return [s.name for s in self.plan.steps if isinstance(s, DeletePolicy)]
+
+    @property
+    def creates(self) -> list[ApplyPolicy]:
+        return [s for s in self.plan.steps if isinstance(s, ApplyPolicy)]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [n.message for n in self.plan.refusals]
+
+
+async def preview_enable(cluster: Cluster, name: str, *, impact: bool = True) -> EnablePreview:
+    """Enabling `name`, planned once from its current state; changes nothing.
+
+    The same plan gives the policies changed and (with `impact`) their effect on traffic.
+    """
+    ns = cluster.netfence_namespace
+    check_manageable(name, netfence_namespace=ns)
+    state = await existing(cluster.reader, name)
+    catalog = (await cluster.reader.catalog()).catalog
+    plan = plan_enable(state, catalog, netfence_namespace=ns)
+    effect = None
+    if impact:
+        effect = await connectivity.impact_of(
+            cluster.reader, name, lambda inventory: connectivity.preview_plan(inventory, plan)
+        )
+    return EnablePreview(name, state, plan, effect)
+
+
+async def enable(cluster: Cluster, name: str) -> bool:
+    """Label the namespace managed (the controller does the rest); False if it already was."""
+    check_manageable(name, netfence_namespace=cluster.netfence_namespace)
+    state = await existing(cluster.reader, name)
+    if is_managed(state):
+        return False
+    await cluster.changes.set_namespace_managed(name, managed=True)
+    return True
+
+
+async def until_phase(
+    reader: ClusterReader, name: str, phase: Phase, *, timeout: float
+) -> Backup | None:
+    """The namespace's backup once the controller recorded `phase` on it, or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        backup = await reader.backup(name)
+        if backup is not None and backup.phase is phase:
+            return backup
+        await asyncio.sleep(POLL_SECONDS)
+    return None
+
+
+# --- disable -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RestoreReport:
+    restored: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DisableResult:
+    namespace: str
+    # The label was there and was removed (False: the namespace was not managed).
+    was_managed: bool
+    waited: bool
+    # netfence's policies still there after the wait; nothing was restored then.
+    remaining: tuple[str, ...] = ()
+    # With a restore: None when there was no backup, else what was restored and skipped.
+    restore: RestoreReport | None = None
+
+
+async def disable(
+    cluster: Cluster, name: str, *, restore: bool, wait: float = 15.0
+) -> DisableResult:
+    """Remove the label; with `restore` (or a wait), wait for netfence's policies to go,
+    then recreate the backed-up ones that are not there.
+
+    The restore permission is asked before anything changes: refusing the restore after
+    the label is gone would report a failure for a namespace that was in fact disabled.
+    """
+    if restore and not await cluster.authorizer.can(permissions.restore_in(name)):
+        raise errors.AccessDenied(
+            f"You may not restore the backup of {name}: that recreates NetworkPolicies "
+            "there, which your role does not allow. Nothing was changed; disable without "
+            "restoring, or ask someone who may create NetworkPolicies in this namespace."
+        )
+    state = await existing(cluster.reader, name)
+    was_managed = is_managed(state)
+    if was_managed:
+        await cluster.changes.set_namespace_managed(name, managed=False)
+    if not restore and wait <= 0:
+        return DisableResult(name, was_managed, waited=False)
+    state = await until_released(cluster.reader, name, timeout=max(wait, 1.0))
+    remaining = tuple(p.name for p in state.policies if p.is_managed)
+    if remaining or not restore:
+        return DisableResult(name, was_managed, waited=True, remaining=remaining)
+    backup = state.backup
+    if backup is None or not backup.entries:
+        return DisableResult(name, was_managed, waited=True)
+    report = await restore_backup(
+        cluster.changes, name, backup, existing={p.name for p in state.policies}
+    )
+    return DisableResult(name, was_managed, waited=True, restore=report)
+
+
+async def until_released(reader: ClusterReader, name: str, *, timeout: float) -> NamespaceState:
+    """Re-read a namespace until the controller has removed every policy it made there
+    (or `timeout` passes); the caller decides what remaining managed policies mean."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = await existing(reader, name)
+        if not any(p.is_managed for p in state.policies) or time.monotonic() > deadline:
+            return state
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def restore_backup(
+    changes: ClusterChanges, namespace: str, backup: Backup, *, existing: set[str]
+) -> RestoreReport:
+    """Recreate backed-up policies that are not there; never overwrite one that is."""
+    report = RestoreReport()
+    for name, manifest in sorted(backup.entries.items()):
+        if UNPARSED in manifest:
+            report.skipped[name] = "its backup entry is not valid YAML"
+            continue
+        if name in existing:
+            report.skipped[name] = "a policy of that name exists"
+            continue
+        metadata = {**manifest.get("metadata", {}), "namespace": namespace, "name": name}
+        if await changes.create_policy({**manifest, "metadata": metadata}):
+            report.restored.append(name)
+        else:
+            report.skipped[name] = "a policy of that name exists"
+    return report

@@ -1,0 +1,171 @@
+"""What the use cases need from the outside world, as interfaces the adapters implement.
+
+Reading the cluster is one port, `ClusterReader`, served by the live reader (with the
+caller's own credentials, `netfence.kube.reading`) and by the controller's informer cache
+(`netfence.controller.caching`), so the code that decides never knows which one it reads.
+The live reader also answers the wider questions of `ClusterViews` (a whole inventory for
+connectivity, events, where templates are used). Writes a person makes go through
+`ClusterChanges`; the controller's writes through `PolicyWriter` and `NoticeBoard`.
+
+Tests use small honest fakes of these (tests/usecases/fakes.py); production uses
+`netfence.kube`. Every method raises the domain errors of `netfence.core.errors`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from netfence.core import templates
+from netfence.core.manifests import Inventory
+from netfence.core.objects import Backup, JsonDict, Policy, WorkloadRef
+from netfence.core.planning import NamespaceState, Notice, WriteBackup
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCatalog:
+    """The template catalog as stored: parsed, the raw documents, and the version read
+    (None when the ConfigMap does not exist), which guards the next write."""
+
+    catalog: templates.Catalog
+    data: Mapping[str, str]
+    resource_version: str | None
+
+
+EMPTY_CATALOG = StoredCatalog(templates.parse_catalog({}), {}, None)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One Event netfence posted, as people read it."""
+
+    type: str
+    reason: str
+    message: str
+    object: str
+    time: datetime.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """May the caller do this? Asked of the cluster's own authorization."""
+
+    verb: str
+    resource: str
+    group: str = ""
+    namespace: str | None = None
+    name: str | None = None
+
+
+class ClusterReader(Protocol):
+    """The state the planner decides from, per namespace, and the template catalog."""
+
+    async def namespace(self, name: str) -> NamespaceState:
+        """One namespace with its controllers, policies and backup.
+
+        A namespace that does not exist has `namespace=None` (its backup may still be
+        there); a backup the caller may not read is left out (None), the rest still shows.
+        """
+        ...
+
+    async def namespaces(self) -> list[NamespaceState]:
+        """Every namespace the caller may see, sorted by name."""
+        ...
+
+    async def backup(self, namespace: str) -> Backup | None: ...
+
+    async def catalog(self) -> StoredCatalog: ...
+
+
+class ClusterViews(ClusterReader, Protocol):
+    """What people look at besides the planner's state."""
+
+    async def inventory(self, namespaces: Sequence[str] | None = None) -> Inventory:
+        """Everything connectivity analysis needs: of the whole cluster (None), or of some
+        namespaces only. Pods the caller may not list are left out and named in
+        `Inventory.unreadable`; AccessDenied when the rest may not be read."""
+        ...
+
+    async def policy_exists(self, namespace: str, name: str) -> bool: ...
+
+    async def attachment_policies(self, template: str | None = None) -> list[Policy] | None:
+        """The policies netfence made from templates (of one template), cluster-wide; None
+        when the caller may not list policies everywhere."""
+        ...
+
+    async def events(self, namespace: str) -> list[EventRecord]:
+        """The Events netfence posted in a namespace (NotFound for no such namespace)."""
+        ...
+
+
+class ClusterChanges(Protocol):
+    """The writes a person makes through netfence, each guarded by an ordinary RBAC verb."""
+
+    async def set_namespace_managed(self, name: str, *, managed: bool) -> None: ...
+
+    async def set_template_label(
+        self, namespace: str, ref: WorkloadRef, template: str, *, attached: bool
+    ) -> None:
+        """Attach or detach by label; only the controller's metadata changes."""
+        ...
+
+    async def request_refresh(
+        self, namespace: str, ref: WorkloadRef, template: str, version: str
+    ) -> None:
+        """Ask the controller to re-render one attachment from this template version."""
+        ...
+
+    async def create_policy(self, manifest: JsonDict) -> bool:
+        """Create a NetworkPolicy; False (and nothing written) when its name is taken."""
+        ...
+
+    async def create_catalog(self, data: Mapping[str, str]) -> None:
+        """Create the template catalog; Conflict when it exists."""
+        ...
+
+    async def patch_catalog(self, data: Mapping[str, str | None], *, resource_version: str) -> None:
+        """Set (or with None, remove) templates; Conflict if the catalog changed since
+        `resource_version` was read."""
+        ...
+
+
+class Authorizer(Protocol):
+    """The cluster's authorization answers for the caller (the UI hides what it refuses;
+    the API server still decides every call)."""
+
+    async def can(self, question: Question) -> bool: ...
+
+
+class Identity(Protocol):
+    async def whoami(self) -> tuple[str, tuple[str, ...]]:
+        """The caller's user name and groups; Unauthenticated for unaccepted credentials."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """Every port a person's use case reaches the cluster through, acting as that person."""
+
+    reader: ClusterViews
+    changes: ClusterChanges
+    authorizer: Authorizer
+    identity: Identity
+    netfence_namespace: str
+
+
+class PolicyWriter(Protocol):
+    """Writes the objects a plan changes. Each call is idempotent."""
+
+    async def write_backup(self, step: WriteBackup) -> None: ...
+
+    async def delete_policy(self, namespace: str, name: str) -> None: ...
+
+    async def apply_policy(self, manifest: JsonDict) -> None: ...
+
+
+class NoticeBoard(Protocol):
+    """Publishes notices, as Kubernetes Events in production."""
+
+    async def publish(self, notice: Notice) -> None: ...
