@@ -228,50 +228,74 @@ def _check_match_expressions(value: object, path: str, found: list[errors.FieldE
 def _check_requirement(
     fields: Mapping[str, object], path: str, found: list[errors.FieldError]
 ) -> None:
-    key_path = shapes.child(path, "key")
+    _check_requirement_key(fields, shapes.child(path, "key"), found)
+    operator = _requirement_operator(fields, shapes.child(path, "operator"), found)
+    values_path = shapes.child(path, "values")
+    values = _requirement_values(fields, values_path, found)
+    # Operator/values consistency only makes sense once both are readable.
+    if values is not None and operator is not None:
+        _check_values_for_operator(operator, values, values_path, found)
+
+
+def _check_requirement_key(
+    fields: Mapping[str, object], path: str, found: list[errors.FieldError]
+) -> None:
     key = fields.get("key")
     if "key" not in fields:
         found.append(
-            errors.FieldError(key_path, "is required", "name the label to test, e.g. key: app")
+            errors.FieldError(path, "is required", "name the label to test, e.g. key: app")
         )
     elif not isinstance(key, str):
-        found.append(errors.FieldError(key_path, f"must be a string, got {shapes.describe(key)}"))
+        found.append(errors.FieldError(path, f"must be a string, got {shapes.describe(key)}"))
     else:
-        _check_label_key(key, key_path, found)
+        _check_label_key(key, path, found)
 
-    operator_path = shapes.child(path, "operator")
+
+def _requirement_operator(
+    fields: Mapping[str, object], path: str, found: list[errors.FieldError]
+) -> str | None:
+    """The requirement's operator, or None after reporting why it is missing or unknown."""
     operator = fields.get("operator")
     operators = ", ".join(SELECTOR_OPERATORS)
     if "operator" not in fields:
-        found.append(errors.FieldError(operator_path, "is required", f"use one of {operators}"))
-        operator = None
-    elif not isinstance(operator, str) or operator not in SELECTOR_OPERATORS:
+        found.append(errors.FieldError(path, "is required", f"use one of {operators}"))
+        return None
+    if not isinstance(operator, str) or operator not in SELECTOR_OPERATORS:
         shown = repr(operator) if isinstance(operator, str) else shapes.describe(operator)
         found.append(
             errors.FieldError(
-                operator_path,
+                path,
                 f"unsupported operator {shown}; must be one of {operators}",
                 _case_fix(operator, SELECTOR_OPERATORS, "operators are case-sensitive"),
             )
         )
-        operator = None
+        return None
+    return operator
 
-    values_path = shapes.child(path, "values")
-    values: list[object] | None = []
-    if "values" in fields:
-        values = shapes.as_list(
-            fields["values"], values_path, found, null_fix="write values: [] or remove it"
-        )
-        for index, item in enumerate(values or ()):
-            _check_label_value(item, f"{values_path}[{index}]", found)
 
-    # Operator/values consistency only makes sense once both are readable.
-    if values is None or operator is None:
-        return
+def _requirement_values(
+    fields: Mapping[str, object], path: str, found: list[errors.FieldError]
+) -> list[object] | None:
+    """The requirement's values ([] when absent), or None when they are not a list.
+
+    Each value that is not a valid label value is reported, but stays in the list: whether
+    there are values at all is what the operator cares about.
+    """
+    if "values" not in fields:
+        return []
+    values = shapes.as_list(fields["values"], path, found, null_fix="write values: [] or remove it")
+    for index, item in enumerate(values or ()):
+        _check_label_value(item, f"{path}[{index}]", found)
+    return values
+
+
+def _check_values_for_operator(
+    operator: str, values: Sequence[object], path: str, found: list[errors.FieldError]
+) -> None:
     if operator in ("In", "NotIn") and not values:
         found.append(
             errors.FieldError(
-                values_path,
+                path,
                 f"must list at least one value when operator is {operator!r}",
                 "add values, or use operator Exists to match any value",
             )
@@ -279,7 +303,7 @@ def _check_requirement(
     elif operator in ("Exists", "DoesNotExist") and values:
         found.append(
             errors.FieldError(
-                values_path,
+                path,
                 f"may not be given when operator is {operator!r}",
                 "remove values, or use operator In to match specific values",
             )
@@ -338,15 +362,18 @@ def _check_ip_block(value: object, path: str, found: list[errors.FieldError]) ->
         )
     else:
         network = _check_cidr(fields["cidr"], cidr_path, found)
+    if "except" in fields:
+        _check_except(fields["except"], shapes.child(path, "except"), network, found)
 
-    if "except" not in fields:
-        return
-    except_path = shapes.child(path, "except")
-    items = shapes.as_list(
-        fields["except"], except_path, found, null_fix="write except: [] or remove it"
-    )
+
+def _check_except(
+    value: object, path: str, network: Network | None, found: list[errors.FieldError]
+) -> None:
+    """The except list of an ipBlock; with the block's ``network`` (None when it is
+    unusable) each entry must be a strict subset of it, in the same IP family."""
+    items = shapes.as_list(value, path, found, null_fix="write except: [] or remove it")
     for index, item in enumerate(items or ()):
-        item_path = f"{except_path}[{index}]"
+        item_path = f"{path}[{index}]"
         excluded = _check_cidr(item, item_path, found)
         if excluded is None or network is None:
             continue
@@ -491,14 +518,48 @@ def _check_port(value: object, path: str, found: list[errors.FieldError]) -> Non
     if "protocol" in fields:
         _check_protocol(fields["protocol"], shapes.child(path, "protocol"), found)
 
-    port = fields.get("port")
     numeric_port: int | None = None
     if "port" in fields:
-        numeric_port = _check_port_value(port, shapes.child(path, "port"), found)
+        numeric_port = _check_port_value(fields["port"], shapes.child(path, "port"), found)
+    if "endPort" in fields:
+        _check_end_port(fields, shapes.child(path, "endPort"), numeric_port, found)
 
-    if "endPort" not in fields:
+
+def _check_end_port(
+    fields: Mapping[str, object], path: str, start: int | None, found: list[errors.FieldError]
+) -> None:
+    """The endPort (at ``path``) of one port entry; ``start`` is its port if that is a number."""
+    _check_range_start(fields, path, found)
+    end = fields["endPort"]
+    if isinstance(end, bool) or not isinstance(end, int):
+        fix = None
+        if isinstance(end, str) and _DIGITS.fullmatch(end):
+            fix = f"write it without quotes: endPort: {int(end)}"
+        found.append(
+            errors.FieldError(path, f"must be a port number, got {shapes.describe(end)}", fix)
+        )
         return
-    end_path = shapes.child(path, "endPort")
+    if not MIN_PORT <= end <= MAX_PORT:
+        found.append(
+            errors.FieldError(
+                path, f"{end} is not a port: must be between {MIN_PORT} and {MAX_PORT}"
+            )
+        )
+    if start is not None and end < start:
+        found.append(
+            errors.FieldError(
+                path,
+                f"must be greater than or equal to port ({start})",
+                f"set endPort to {start} or more, or swap port and endPort",
+            )
+        )
+
+
+def _check_range_start(
+    fields: Mapping[str, object], end_path: str, found: list[errors.FieldError]
+) -> None:
+    """A port entry with endPort needs a port to start the range, and only a number can."""
+    port = fields.get("port")
     if "port" not in fields:
         found.append(
             errors.FieldError(
@@ -514,29 +575,6 @@ def _check_port(value: object, path: str, found: list[errors.FieldError]) -> Non
                 f"may not be given when port is a name ({port!r}): only numeric ports "
                 "can start a range",
                 "use a numeric port, or remove endPort",
-            )
-        )
-    end = fields["endPort"]
-    if isinstance(end, bool) or not isinstance(end, int):
-        fix = None
-        if isinstance(end, str) and _DIGITS.fullmatch(end):
-            fix = f"write it without quotes: endPort: {int(end)}"
-        found.append(
-            errors.FieldError(end_path, f"must be a port number, got {shapes.describe(end)}", fix)
-        )
-        return
-    if not MIN_PORT <= end <= MAX_PORT:
-        found.append(
-            errors.FieldError(
-                end_path, f"{end} is not a port: must be between {MIN_PORT} and {MAX_PORT}"
-            )
-        )
-    if numeric_port is not None and end < numeric_port:
-        found.append(
-            errors.FieldError(
-                end_path,
-                f"must be greater than or equal to port ({numeric_port})",
-                f"set endPort to {numeric_port} or more, or swap port and endPort",
             )
         )
 
