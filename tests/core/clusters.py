@@ -41,6 +41,27 @@ def pod(
     return document
 
 
+def deployment(ref: str, app: str, port: int, **labels: str) -> dict[str, Any]:
+    """A Deployment `NS/NAME` of pods labelled app=`app` declaring `port` as "main"."""
+    ns, _, name = ref.partition("/")
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": {"app": app}},
+            "template": {
+                "metadata": {"labels": {"app": app}},
+                "spec": {
+                    "containers": [
+                        {"name": "c", "ports": [{"containerPort": port, "name": "main"}]}
+                    ]
+                },
+            },
+        },
+    }
+
+
 def policies(text: str) -> list[Any]:
     return [d for d in yaml.safe_load_all(text) if d is not None]
 

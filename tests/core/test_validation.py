@@ -745,20 +745,3 @@ def test_a_quoted_end_port_is_rejected_with_the_unquoted_form() -> None:
 def test_a_quoted_port_with_end_port_reports_only_the_quoting() -> None:
     error = only(port({"port": "80", "endPort": 90}))
     assert error.field == f"{PORT}.port"
-
-
-# --- Name syntax helpers ------------------------------------------------------------------
-
-
-def test_dns1123_labels_are_lower_case_and_short() -> None:
-    assert validation.dns1123_label_errors("postgres-14") == []
-    assert validation.dns1123_label_errors("Postgres") == [
-        "must consist of lower case alphanumeric characters or '-', "
-        "and must start and end with an alphanumeric character"
-    ]
-    assert validation.dns1123_label_errors("a" * 64) == ["must be no more than 63 characters"]
-
-
-def test_dns1123_subdomains_allow_dots() -> None:
-    assert validation.dns1123_subdomain_errors("app.kubernetes.io") == []
-    assert validation.dns1123_subdomain_errors("app..io") != []

@@ -21,7 +21,7 @@ class FakeCluster:
     NoticeBoard over one in-memory cluster."""
 
     def __init__(self, *, denied: Sequence[str] = ()) -> None:
-        self.namespaces: dict[str, Namespace] = {}
+        self.namespace_objects: dict[str, Namespace] = {}
         self.workloads: dict[tuple[str, WorkloadRef], Workload] = {}
         self.policies: dict[tuple[str, str], Policy] = {}
         self.backups: dict[str, Backup] = {}
@@ -36,7 +36,7 @@ class FakeCluster:
 
     def add_namespace(self, name: str, *, managed: bool = False) -> None:
         labels = {naming.MANAGED_NAMESPACE_LABEL: naming.MANAGED_NAMESPACE_VALUE} if managed else {}
-        self.namespaces[name] = Namespace(name, labels)
+        self.namespace_objects[name] = Namespace(name, labels)
 
     def add_workload(self, workload: Workload) -> None:
         self.workloads[(workload.namespace, workload.ref)] = workload
@@ -60,14 +60,14 @@ class FakeCluster:
     async def namespace(self, name: str) -> NamespaceState:
         return NamespaceState(
             name=name,
-            namespace=self.namespaces.get(name),
+            namespace=self.namespace_objects.get(name),
             workloads=[w for (ns, _), w in self.workloads.items() if ns == name],
             policies=[p for (ns, _), p in self.policies.items() if ns == name],
             backup=self.backups.get(name),
         )
 
     async def namespaces(self) -> list[NamespaceState]:
-        return [await self.namespace(name) for name in sorted(self.namespaces)]
+        return [await self.namespace(name) for name in sorted(self.namespace_objects)]
 
     async def backup(self, namespace: str) -> Backup | None:
         return self.backups.get(namespace)
@@ -83,12 +83,12 @@ class FakeCluster:
     async def inventory(self, namespaces: Sequence[str] | None = None) -> manifests.Inventory:
         if namespaces is None:
             self._refuse("list", "namespaces")
-        wanted = set(namespaces) if namespaces is not None else set(self.namespaces)
+        wanted = set(namespaces) if namespaces is not None else set(self.namespace_objects)
         documents: list[tuple[str, object]] = []
         for name in sorted(wanted):
-            if name not in self.namespaces:
+            if name not in self.namespace_objects:
                 raise errors.NotFound(f"namespace {name} does not exist")
-            labels = dict(self.namespaces[name].labels)
+            labels = dict(self.namespace_objects[name].labels)
             documents.append(
                 (name, {"kind": "Namespace", "metadata": {"name": name, "labels": labels}})
             )
@@ -108,7 +108,7 @@ class FakeCluster:
         return [p for p in found if template is None or p.template == template]
 
     async def events(self, namespace: str) -> list[EventRecord]:
-        if namespace not in self.namespaces:
+        if namespace not in self.namespace_objects:
             raise errors.NotFound(f"namespace {namespace} does not exist")
         return []
 
@@ -116,14 +116,14 @@ class FakeCluster:
 
     async def set_namespace_managed(self, name: str, *, managed: bool) -> None:
         self._refuse("patch", "namespaces")
-        if name not in self.namespaces:
+        if name not in self.namespace_objects:
             raise errors.NotFound(f"namespace {name} does not exist")
-        labels = dict(self.namespaces[name].labels)
+        labels = dict(self.namespace_objects[name].labels)
         if managed:
             labels[naming.MANAGED_NAMESPACE_LABEL] = naming.MANAGED_NAMESPACE_VALUE
         else:
             labels.pop(naming.MANAGED_NAMESPACE_LABEL, None)
-        self.namespaces[name] = Namespace(name, labels)
+        self.namespace_objects[name] = Namespace(name, labels)
         self.writes.append(f"label namespace {name} managed={managed}")
 
     async def set_template_label(

@@ -144,7 +144,7 @@ async def test_a_restore_the_caller_may_not_make_is_refused_before_anything_chan
     with pytest.raises(errors.AccessDenied, match="Nothing was changed"):
         await namespaces.disable(fake.ports(), "shop", restore=True)
     assert fake.writes == []
-    assert fake.namespaces["shop"].wants_management
+    assert fake.namespace_objects["shop"].wants_management
 
 
 async def test_disabling_with_restore_recreates_only_what_is_missing() -> None:

@@ -148,7 +148,7 @@ async def test_a_namespace_that_went_away_forgets_what_was_remembered() -> None:
     fake, reconciler = _managed()
     await reconciler.reconcile("team-a")
     assert reconciler.remembered("team-a")
-    del fake.namespaces["team-a"]
+    del fake.namespace_objects["team-a"]
     fake.policies.clear()
     await reconciler.reconcile("team-a")
     assert reconciler.remembered("team-a") == {}

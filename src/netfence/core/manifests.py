@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from netfence.core import conversion, errors, selectors, validation
+from netfence.core import conversion, errors, selectors, shapes, validation
 from netfence.core.endpoints import POD, ContainerPort, Endpoint
 from netfence.core.objects import Namespace, Policy, Workload, WorkloadKind
 
@@ -111,7 +111,7 @@ class _Builder:
             return  # an empty YAML document, e.g. after a trailing '---'
         if not isinstance(document, Mapping):
             self.problems.append(
-                f"{origin}: expected a Kubernetes object, got {validation.describe(document)}"
+                f"{origin}: expected a Kubernetes object, got {shapes.describe(document)}"
             )
             return
         kind = document.get("kind")
@@ -172,10 +172,10 @@ class _Builder:
         if not isinstance(spec, Mapping):
             self.problems.append(f"{where}: spec must be a mapping")
             return
-        found = validation.unknown_fields(spec, "spec", _SPEC_FIELDS)
+        found = shapes.unknown_fields(spec, "spec", _SPEC_FIELDS)
         selector = spec.get("podSelector")
         if isinstance(selector, Mapping):
-            found += validation.unknown_fields(
+            found += shapes.unknown_fields(
                 selector, "spec.podSelector", ("matchLabels", "matchExpressions")
             )
             if any(

@@ -202,6 +202,9 @@ def _plan_managed(
     catalog: templates.Catalog,
     remembered: Mapping[AttachmentKey, str],
 ) -> Plan:
+    """The steps, in this order: while adopting, back up the policies netfence did not make
+    and delete them; apply the desired policies; delete netfence's own unwanted ones; and,
+    while adopting, record the backup as adopted."""
     steps: list[Step] = []
     existing = {policy.name: policy for policy in state.policies}
     adopting = state.backup is None or state.backup.phase is not Phase.ADOPTED
@@ -211,44 +214,70 @@ def _plan_managed(
         unmanaged = sorted((p for p in state.policies if not p.is_managed), key=lambda p: p.name)
         for policy in unmanaged:
             entries[policy.name] = policy.manifest()
-        backup = state.backup
-        if backup is None or backup.phase is not Phase.PRUNING or dict(backup.entries) != entries:
-            steps.append(
-                WriteBackup(
-                    state.name,
-                    Phase.PRUNING,
-                    entries,
-                    None
-                    if not unmanaged
-                    else _namespace_normal(
-                        state.name,
-                        "PoliciesBackedUp",
-                        f"Backed up {len(unmanaged)} existing NetworkPolicies "
-                        f"to ConfigMap {naming.backup_configmap_name(state.name)}",
-                    ),
-                )
-            )
+        steps.extend(_backup_and_prune(state, entries, unmanaged))
         for policy in unmanaged:
-            steps.append(
-                DeletePolicy(
-                    state.name,
-                    policy.name,
-                    _namespace_normal(
-                        state.name,
-                        "PolicyDeleted",
-                        f"Deleted NetworkPolicy {policy.name} (kept in the backup)",
-                    ),
-                )
-            )
             del existing[policy.name]
 
     desired, refusals, snapshots = _desired_policies(state, catalog, remembered)
+    applies, taken = _apply_desired(state.name, desired, existing)
+    steps.extend(applies)
+    refusals.extend(taken)
+    steps.extend(_delete_unwanted(state, desired))
+    if adopting:
+        steps.append(_adopted(state.name, entries))
+    return Plan(state.name, steps=tuple(steps), refusals=tuple(refusals), snapshots=snapshots)
 
+
+def _backup_and_prune(
+    state: NamespaceState, entries: Mapping[str, JsonDict], unmanaged: Sequence[Policy]
+) -> list[Step]:
+    """Record ``entries`` as the backup being pruned (unless it already is), then delete
+    the ``unmanaged`` policies it holds."""
+    steps: list[Step] = []
+    backup = state.backup
+    if backup is None or backup.phase is not Phase.PRUNING or dict(backup.entries) != entries:
+        steps.append(
+            WriteBackup(
+                state.name,
+                Phase.PRUNING,
+                entries,
+                None
+                if not unmanaged
+                else _namespace_normal(
+                    state.name,
+                    "PoliciesBackedUp",
+                    f"Backed up {len(unmanaged)} existing NetworkPolicies "
+                    f"to ConfigMap {naming.backup_configmap_name(state.name)}",
+                ),
+            )
+        )
+    for policy in unmanaged:
+        steps.append(
+            DeletePolicy(
+                state.name,
+                policy.name,
+                _namespace_normal(
+                    state.name,
+                    "PolicyDeleted",
+                    f"Deleted NetworkPolicy {policy.name} (kept in the backup)",
+                ),
+            )
+        )
+    return steps
+
+
+def _apply_desired(
+    namespace: str, desired: Sequence[JsonDict], existing: Mapping[str, Policy]
+) -> tuple[list[Step], list[Notice]]:
+    """Create what is missing and restore what drifted; a desired name held by a policy
+    netfence did not make is refused, never overwritten."""
+    steps: list[Step] = []
+    refusals: list[Notice] = []
     for manifest in desired:
         name = manifest["metadata"]["name"]
         current = existing.get(name)
         if current is not None and not current.is_managed:
-            refusals.append(_name_taken(state.name, manifest))
+            refusals.append(_name_taken(namespace, manifest))
             continue
         if current is None:
             steps.append(ApplyPolicy(manifest, exists=False, notice=_created_notice(manifest)))
@@ -256,27 +285,31 @@ def _plan_managed(
             manifest, labels=current.labels, annotations=current.annotations, spec=current.spec
         ):
             steps.append(ApplyPolicy(manifest, exists=True, notice=_repaired_notice(manifest)))
+    return steps, refusals
 
+
+def _delete_unwanted(state: NamespaceState, desired: Sequence[JsonDict]) -> list[Step]:
+    """Delete the policies netfence made that are no longer desired, in name order."""
     wanted = {manifest["metadata"]["name"] for manifest in desired}
-    for policy in sorted(state.policies, key=lambda p: p.name):
-        if policy.is_managed and policy.name not in wanted:
-            steps.append(DeletePolicy(state.name, policy.name, _removed_notice(state, policy)))
+    return [
+        DeletePolicy(state.name, policy.name, _removed_notice(state, policy))
+        for policy in sorted(state.policies, key=lambda p: p.name)
+        if policy.is_managed and policy.name not in wanted
+    ]
 
-    if adopting:
-        steps.append(
-            WriteBackup(
-                state.name,
-                Phase.ADOPTED,
-                entries,
-                _namespace_normal(
-                    state.name,
-                    "NamespaceManaged",
-                    f"netfence now manages {state.name}: ingress is denied except from "
-                    f"inside the namespace and from attached templates",
-                ),
-            )
-        )
-    return Plan(state.name, steps=tuple(steps), refusals=tuple(refusals), snapshots=snapshots)
+
+def _adopted(namespace: str, entries: Mapping[str, JsonDict]) -> WriteBackup:
+    return WriteBackup(
+        namespace,
+        Phase.ADOPTED,
+        entries,
+        _namespace_normal(
+            namespace,
+            "NamespaceManaged",
+            f"netfence now manages {namespace}: ingress is denied except from "
+            f"inside the namespace and from attached templates",
+        ),
+    )
 
 
 def _desired_policies(

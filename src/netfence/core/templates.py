@@ -18,7 +18,7 @@ from typing import Any, Final, Literal, TypedDict, cast
 
 import yaml
 
-from netfence.core import errors, rules, validation
+from netfence.core import errors, name_syntax, rules, shapes, validation
 
 # The name is the name part of the label key `templates.netfence.io/<name>` (at most 63
 # characters) and a data key of the catalog ConfigMap; a DNS-1123 label is valid in both
@@ -148,7 +148,7 @@ def validate_template_name(name: str) -> list[errors.FieldError]:
     """Why ``name`` cannot name a template, if it cannot."""
     if not name:
         return [errors.FieldError("name", "must not be empty", "e.g. 'postgres' or 'metrics'")]
-    problems = validation.dns1123_label_errors(name)
+    problems = name_syntax.dns1123_label_errors(name)
     if not problems:
         return []
     suggestion = _suggest_name(name)
@@ -180,7 +180,7 @@ def template_from_document(name: str, document: object) -> Template:
         problem = errors.FieldError(
             "",
             "a template must be a mapping with description, ingress and/or egress, "
-            f"got {validation.describe(document)}",
+            f"got {shapes.describe(document)}",
         )
         raise errors.InvalidTemplate(name, [*validate_template_name(name), problem])
     problems = _problems(name, document)
@@ -212,13 +212,13 @@ def parse_catalog(data: Mapping[str, str]) -> Catalog:
 
 def _problems(name: str, document: Mapping[Any, object]) -> list[errors.FieldError]:
     found = validate_template_name(name)
-    unknown = validation.unknown_fields(document, "", TEMPLATE_FIELDS, hints=_DOCUMENT_HINTS)
+    unknown = shapes.unknown_fields(document, "", TEMPLATE_FIELDS, hints=_DOCUMENT_HINTS)
     found.extend(unknown)
 
     description = document.get("description", "")
     if not isinstance(description, str):
         fix = "write text after 'description:', or remove it" if description is None else "quote it"
-        message = f"must be a string, got {validation.describe(description)}"
+        message = f"must be a string, got {shapes.describe(description)}"
         found.append(errors.FieldError("description", message, fix))
 
     rule_problems = []

@@ -13,19 +13,20 @@ passes here is accepted when its policy is applied. On top of them, for input wr
 * A CIDR with host bits set (``10.0.0.1/8``) is an error whose fix is the canonical form;
   the API server accepts it but it rarely means what was written.
 
-Everything here is purely computational: no I/O, no logging. Errors are collected, never
-raised, so a user sees every problem at once.
+Reading untyped values (lists, mappings, unknown fields) is `shapes`' job, and the syntax
+of label keys, label values and port names is `name_syntax`'s; this module knows what the
+fields of a rule mean. Everything here is purely computational: no I/O, no logging. Errors
+are collected, never raised, so a user sees every problem at once.
 """
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from typing import Final, TypeAlias
 
-from netfence.core import errors
+from netfence.core import errors, name_syntax, shapes
 
 Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -69,12 +70,6 @@ _PORT_HINTS: Final = {
 }
 
 _DIGITS: Final = re.compile(r"[0-9]+")
-_DNS1123_LABEL: Final = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_LABEL_RE: Final = re.compile(_DNS1123_LABEL)
-_DNS1123_SUBDOMAIN_RE: Final = re.compile(rf"{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*")
-_QUALIFIED_NAME_RE: Final = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_LABEL_VALUE_RE: Final = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
-_PORT_NAME_CHARSET_RE: Final = re.compile(r"[-a-z0-9]+")
 
 
 # --- Public entry points ------------------------------------------------------------------
@@ -94,152 +89,18 @@ def validate_egress_rules(rules: object, path: str) -> list[errors.FieldError]:
     return found
 
 
-def unknown_fields(
-    mapping: Mapping[object, object],
-    path: str,
-    allowed: Sequence[str],
-    *,
-    hints: Mapping[str, str] | None = None,
-) -> list[errors.FieldError]:
-    """An error for each key of ``mapping`` not in ``allowed``, naming the allowed ones.
-
-    ``hints`` maps a known mistake to its fix; otherwise the fix is the closest allowed
-    name, so ``podSelecter`` gets "did you mean 'podSelector'?".
-    """
-    found = []
-    for key in mapping:
-        if isinstance(key, str) and key in allowed:
-            continue
-        name = str(key)
-        fix = (hints or {}).get(name) or _did_you_mean(name, allowed)
-        message = f"unknown field {name!r}; allowed here: {', '.join(allowed)}"
-        found.append(errors.FieldError(child(path, name), message, fix))
-    return found
-
-
-def describe(value: object) -> str:
-    """The YAML kind of a parsed value, for messages such as 'must be a list, got a string'."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):  # before int: bool is a subclass of int
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number with a fraction"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    # YAML also yields dates, timestamps and bytes (!!binary).
-    return f"a {type(value).__name__}"
-
-
-def child(path: str, name: str) -> str:
-    """The path of field ``name`` inside ``path`` (``ingress[0]`` -> ``ingress[0].from``)."""
-    return f"{path}.{name}" if path else name
-
-
-# --- Name and value syntax (apimachinery's util/validation) -------------------------------
-
-
-def dns1123_label_errors(value: str) -> list[str]:
-    """Why ``value`` is not a DNS-1123 label (a namespace or label-safe name), if it is not."""
-    found = []
-    if len(value) > 63:
-        found.append("must be no more than 63 characters")
-    if not _DNS1123_LABEL_RE.fullmatch(value):
-        found.append(
-            "must consist of lower case alphanumeric characters or '-', "
-            "and must start and end with an alphanumeric character"
-        )
-    return found
-
-
-def dns1123_subdomain_errors(value: str) -> list[str]:
-    """Why ``value`` is not a DNS-1123 subdomain (``example.com``), if it is not."""
-    found = []
-    if len(value) > 253:
-        found.append("must be no more than 253 characters")
-    if not _DNS1123_SUBDOMAIN_RE.fullmatch(value):
-        found.append(
-            "must consist of lower case alphanumeric characters, '-' or '.', "
-            "and must start and end with an alphanumeric character"
-        )
-    return found
-
-
-def qualified_name_errors(value: str) -> list[str]:
-    """Why ``value`` is not a label key (``[prefix/]name``), if it is not."""
-    parts = value.split("/")
-    if len(parts) > 2:
-        return ["must be a name with at most one '/', e.g. 'example.com/name'"]
-    found = []
-    name = parts[-1]
-    if len(parts) == 2:
-        prefix = parts[0]
-        if not prefix:
-            found.append("prefix part must not be empty")
-        else:
-            found.extend(f"prefix part {message}" for message in dns1123_subdomain_errors(prefix))
-    if not name:
-        found.append("name part must not be empty")
-        return found
-    if len(name) > 63:
-        found.append("name part must be no more than 63 characters")
-    if not _QUALIFIED_NAME_RE.fullmatch(name):
-        found.append(
-            "name part must consist of alphanumeric characters, '-', '_' or '.', "
-            "and must start and end with an alphanumeric character"
-        )
-    return found
-
-
-def label_value_errors(value: str) -> list[str]:
-    """Why ``value`` is not a label value (which may be empty), if it is not."""
-    found = []
-    if len(value) > 63:
-        found.append("must be no more than 63 characters")
-    if not _LABEL_VALUE_RE.fullmatch(value):
-        found.append(
-            "must consist of alphanumeric characters, '-', '_' or '.', "
-            "and must start and end with an alphanumeric character"
-        )
-    return found
-
-
-def port_name_errors(value: str) -> list[str]:
-    """Why ``value`` is not an IANA service name usable as a named port, if it is not."""
-    if not value:
-        return ["must not be empty"]
-    found = []
-    if len(value) > 15:
-        found.append("must be no more than 15 characters")
-    if not _PORT_NAME_CHARSET_RE.fullmatch(value):
-        found.append("must contain only lower case letters (a-z), digits (0-9) and '-'")
-    elif not re.search("[a-z]", value):
-        found.append("must contain at least one letter (a-z)")
-    if "--" in value:
-        found.append("must not contain consecutive hyphens")
-    if value.startswith("-") or value.endswith("-"):
-        found.append("must not begin or end with a hyphen")
-    return found
-
-
 # --- Rules and peers ----------------------------------------------------------------------
 
 
 def _check_rules(
     value: object, path: str, found: list[errors.FieldError], *, peers: str, other: str
 ) -> None:
-    items = _as_list(value, path, found, null_fix="remove the key, or list rules under it")
+    items = shapes.as_list(value, path, found, null_fix="remove the key, or list rules under it")
     direction = "ingress" if peers == "from" else "egress"
     hints = {other: f"{direction} rules name their peers {peers!r}", **_RULE_HINTS}
     for index, rule in enumerate(items or ()):
         rule_path = f"{path}[{index}]"
-        fields = _as_mapping(
+        fields = shapes.as_mapping(
             rule,
             rule_path,
             found,
@@ -250,18 +111,18 @@ def _check_rules(
         if fields is None:
             continue
         if peers in fields:
-            _check_peers(fields[peers], child(rule_path, peers), found)
+            _check_peers(fields[peers], shapes.child(rule_path, peers), found)
         if "ports" in fields:
-            _check_ports(fields["ports"], child(rule_path, "ports"), found)
+            _check_ports(fields["ports"], shapes.child(rule_path, "ports"), found)
 
 
 def _check_peers(value: object, path: str, found: list[errors.FieldError]) -> None:
-    items = _as_list(
+    items = shapes.as_list(
         value, path, found, null_fix="remove the key (which allows any peer) or list peers"
     )
     for index, peer in enumerate(items or ()):
         peer_path = f"{path}[{index}]"
-        fields = _as_mapping(
+        fields = shapes.as_mapping(
             peer,
             peer_path,
             found,
@@ -273,9 +134,9 @@ def _check_peers(value: object, path: str, found: list[errors.FieldError]) -> No
             continue
         for name in ("podSelector", "namespaceSelector"):
             if name in fields:
-                _check_selector(fields[name], child(peer_path, name), name, found)
+                _check_selector(fields[name], shapes.child(peer_path, name), name, found)
         if "ipBlock" in fields:
-            _check_ip_block(fields["ipBlock"], child(peer_path, "ipBlock"), found)
+            _check_ip_block(fields["ipBlock"], shapes.child(peer_path, "ipBlock"), found)
 
         present = [name for name in _PEER_FIELDS if name in fields]
         # A peer holding only misspelt fields already has an error per field; "must
@@ -304,7 +165,7 @@ def _check_peers(value: object, path: str, found: list[errors.FieldError]) -> No
 
 
 def _check_selector(value: object, path: str, name: str, found: list[errors.FieldError]) -> None:
-    fields = _as_mapping(
+    fields = shapes.as_mapping(
         value,
         path,
         found,
@@ -314,9 +175,11 @@ def _check_selector(value: object, path: str, name: str, found: list[errors.Fiel
     if fields is None:
         return
     if "matchLabels" in fields:
-        _check_match_labels(fields["matchLabels"], child(path, "matchLabels"), found)
+        _check_match_labels(fields["matchLabels"], shapes.child(path, "matchLabels"), found)
     if "matchExpressions" in fields:
-        _check_match_expressions(fields["matchExpressions"], child(path, "matchExpressions"), found)
+        _check_match_expressions(
+            fields["matchExpressions"], shapes.child(path, "matchExpressions"), found
+        )
 
 
 def _check_match_labels(value: object, path: str, found: list[errors.FieldError]) -> None:
@@ -327,7 +190,9 @@ def _check_match_labels(value: object, path: str, found: list[errors.FieldError]
         return
     if not isinstance(value, Mapping):
         found.append(
-            errors.FieldError(path, f"must be a mapping of label: value, got {describe(value)}")
+            errors.FieldError(
+                path, f"must be a mapping of label: value, got {shapes.describe(value)}"
+            )
         )
         return
     for key, label_value in value.items():
@@ -338,18 +203,18 @@ def _check_match_labels(value: object, path: str, found: list[errors.FieldError]
             found.append(
                 errors.FieldError(
                     key_path,
-                    f"label key must be a string, got {describe(key)}",
-                    _quote_fix(key),
+                    f"label key must be a string, got {shapes.describe(key)}",
+                    shapes.quote_fix(key),
                 )
             )
         _check_label_value(label_value, key_path, found)
 
 
 def _check_match_expressions(value: object, path: str, found: list[errors.FieldError]) -> None:
-    items = _as_list(value, path, found, null_fix="write matchExpressions: [] or remove it")
+    items = shapes.as_list(value, path, found, null_fix="write matchExpressions: [] or remove it")
     for index, requirement in enumerate(items or ()):
         requirement_path = f"{path}[{index}]"
-        fields = _as_mapping(
+        fields = shapes.as_mapping(
             requirement,
             requirement_path,
             found,
@@ -363,50 +228,74 @@ def _check_match_expressions(value: object, path: str, found: list[errors.FieldE
 def _check_requirement(
     fields: Mapping[str, object], path: str, found: list[errors.FieldError]
 ) -> None:
-    key_path = child(path, "key")
+    _check_requirement_key(fields, shapes.child(path, "key"), found)
+    operator = _requirement_operator(fields, shapes.child(path, "operator"), found)
+    values_path = shapes.child(path, "values")
+    values = _requirement_values(fields, values_path, found)
+    # Operator/values consistency only makes sense once both are readable.
+    if values is not None and operator is not None:
+        _check_values_for_operator(operator, values, values_path, found)
+
+
+def _check_requirement_key(
+    fields: Mapping[str, object], path: str, found: list[errors.FieldError]
+) -> None:
     key = fields.get("key")
     if "key" not in fields:
         found.append(
-            errors.FieldError(key_path, "is required", "name the label to test, e.g. key: app")
+            errors.FieldError(path, "is required", "name the label to test, e.g. key: app")
         )
     elif not isinstance(key, str):
-        found.append(errors.FieldError(key_path, f"must be a string, got {describe(key)}"))
+        found.append(errors.FieldError(path, f"must be a string, got {shapes.describe(key)}"))
     else:
-        _check_label_key(key, key_path, found)
+        _check_label_key(key, path, found)
 
-    operator_path = child(path, "operator")
+
+def _requirement_operator(
+    fields: Mapping[str, object], path: str, found: list[errors.FieldError]
+) -> str | None:
+    """The requirement's operator, or None after reporting why it is missing or unknown."""
     operator = fields.get("operator")
     operators = ", ".join(SELECTOR_OPERATORS)
     if "operator" not in fields:
-        found.append(errors.FieldError(operator_path, "is required", f"use one of {operators}"))
-        operator = None
-    elif not isinstance(operator, str) or operator not in SELECTOR_OPERATORS:
-        shown = repr(operator) if isinstance(operator, str) else describe(operator)
+        found.append(errors.FieldError(path, "is required", f"use one of {operators}"))
+        return None
+    if not isinstance(operator, str) or operator not in SELECTOR_OPERATORS:
+        shown = repr(operator) if isinstance(operator, str) else shapes.describe(operator)
         found.append(
             errors.FieldError(
-                operator_path,
+                path,
                 f"unsupported operator {shown}; must be one of {operators}",
                 _case_fix(operator, SELECTOR_OPERATORS, "operators are case-sensitive"),
             )
         )
-        operator = None
+        return None
+    return operator
 
-    values_path = child(path, "values")
-    values: list[object] | None = []
-    if "values" in fields:
-        values = _as_list(
-            fields["values"], values_path, found, null_fix="write values: [] or remove it"
-        )
-        for index, item in enumerate(values or ()):
-            _check_label_value(item, f"{values_path}[{index}]", found)
 
-    # Operator/values consistency only makes sense once both are readable.
-    if values is None or operator is None:
-        return
+def _requirement_values(
+    fields: Mapping[str, object], path: str, found: list[errors.FieldError]
+) -> list[object] | None:
+    """The requirement's values ([] when absent), or None when they are not a list.
+
+    Each value that is not a valid label value is reported, but stays in the list: whether
+    there are values at all is what the operator cares about.
+    """
+    if "values" not in fields:
+        return []
+    values = shapes.as_list(fields["values"], path, found, null_fix="write values: [] or remove it")
+    for index, item in enumerate(values or ()):
+        _check_label_value(item, f"{path}[{index}]", found)
+    return values
+
+
+def _check_values_for_operator(
+    operator: str, values: Sequence[object], path: str, found: list[errors.FieldError]
+) -> None:
     if operator in ("In", "NotIn") and not values:
         found.append(
             errors.FieldError(
-                values_path,
+                path,
                 f"must list at least one value when operator is {operator!r}",
                 "add values, or use operator Exists to match any value",
             )
@@ -414,7 +303,7 @@ def _check_requirement(
     elif operator in ("Exists", "DoesNotExist") and values:
         found.append(
             errors.FieldError(
-                values_path,
+                path,
                 f"may not be given when operator is {operator!r}",
                 "remove values, or use operator In to match specific values",
             )
@@ -422,13 +311,13 @@ def _check_requirement(
 
 
 def _check_label_key(key: str, path: str, found: list[errors.FieldError]) -> None:
-    problems = qualified_name_errors(key)
+    problems = name_syntax.qualified_name_errors(key)
     if not problems:
         return
     # Upper case in the DNS prefix is the one slip with an unambiguous correction.
     prefix, slash, name = key.rpartition("/")
     lowered = f"{prefix.lower()}{slash}{name}"
-    fix = f"did you mean {lowered!r}?" if not qualified_name_errors(lowered) else None
+    fix = f"did you mean {lowered!r}?" if not name_syntax.qualified_name_errors(lowered) else None
     for problem in problems:
         found.append(
             errors.FieldError(
@@ -439,12 +328,14 @@ def _check_label_key(key: str, path: str, found: list[errors.FieldError]) -> Non
 
 def _check_label_value(value: object, path: str, found: list[errors.FieldError]) -> None:
     if not isinstance(value, str):
-        fix = _quote_fix(value) if value is not None else "write '' for an empty value"
+        fix = shapes.quote_fix(value) if value is not None else "write '' for an empty value"
         found.append(
-            errors.FieldError(path, f"label value must be a string, got {describe(value)}", fix)
+            errors.FieldError(
+                path, f"label value must be a string, got {shapes.describe(value)}", fix
+            )
         )
         return
-    for problem in label_value_errors(value):
+    for problem in name_syntax.label_value_errors(value):
         found.append(errors.FieldError(path, f"invalid label value {value!r}: {problem}"))
 
 
@@ -452,7 +343,7 @@ def _check_label_value(value: object, path: str, found: list[errors.FieldError])
 
 
 def _check_ip_block(value: object, path: str, found: list[errors.FieldError]) -> None:
-    fields = _as_mapping(
+    fields = shapes.as_mapping(
         value,
         path,
         found,
@@ -461,7 +352,7 @@ def _check_ip_block(value: object, path: str, found: list[errors.FieldError]) ->
     )
     if fields is None:
         return
-    cidr_path = child(path, "cidr")
+    cidr_path = shapes.child(path, "cidr")
     network: Network | None = None
     if "cidr" not in fields or fields["cidr"] == "":
         found.append(
@@ -471,13 +362,18 @@ def _check_ip_block(value: object, path: str, found: list[errors.FieldError]) ->
         )
     else:
         network = _check_cidr(fields["cidr"], cidr_path, found)
+    if "except" in fields:
+        _check_except(fields["except"], shapes.child(path, "except"), network, found)
 
-    if "except" not in fields:
-        return
-    except_path = child(path, "except")
-    items = _as_list(fields["except"], except_path, found, null_fix="write except: [] or remove it")
+
+def _check_except(
+    value: object, path: str, network: Network | None, found: list[errors.FieldError]
+) -> None:
+    """The except list of an ipBlock; with the block's ``network`` (None when it is
+    unusable) each entry must be a strict subset of it, in the same IP family."""
+    items = shapes.as_list(value, path, found, null_fix="write except: [] or remove it")
     for index, item in enumerate(items or ()):
-        item_path = f"{except_path}[{index}]"
+        item_path = f"{path}[{index}]"
         excluded = _check_cidr(item, item_path, found)
         if excluded is None or network is None:
             continue
@@ -510,7 +406,7 @@ def _check_cidr(value: object, path: str, found: list[errors.FieldError]) -> Net
     be checked against the range the API server would use.
     """
     if not isinstance(value, str):
-        message = f"must be a CIDR string, got {describe(value)}"
+        message = f"must be a CIDR string, got {shapes.describe(value)}"
         found.append(errors.FieldError(path, message, _CIDR_EXAMPLE))
         return None
     try:
@@ -597,7 +493,7 @@ def _strictly_inside(inner: Network, outer: Network) -> bool:
 
 
 def _check_ports(value: object, path: str, found: list[errors.FieldError]) -> None:
-    items = _as_list(
+    items = shapes.as_list(
         value, path, found, null_fix="remove the key (which allows every port) or list ports"
     )
     for index, port in enumerate(items or ()):
@@ -608,7 +504,7 @@ def _check_port(value: object, path: str, found: list[errors.FieldError]) -> Non
     type_fix = None
     if isinstance(value, int | str) and not isinstance(value, bool):
         type_fix = f"write each entry as a mapping: - port: {value}"
-    fields = _as_mapping(
+    fields = shapes.as_mapping(
         value,
         path,
         found,
@@ -620,16 +516,50 @@ def _check_port(value: object, path: str, found: list[errors.FieldError]) -> Non
     if fields is None:
         return
     if "protocol" in fields:
-        _check_protocol(fields["protocol"], child(path, "protocol"), found)
+        _check_protocol(fields["protocol"], shapes.child(path, "protocol"), found)
 
-    port = fields.get("port")
     numeric_port: int | None = None
     if "port" in fields:
-        numeric_port = _check_port_value(port, child(path, "port"), found)
+        numeric_port = _check_port_value(fields["port"], shapes.child(path, "port"), found)
+    if "endPort" in fields:
+        _check_end_port(fields, shapes.child(path, "endPort"), numeric_port, found)
 
-    if "endPort" not in fields:
+
+def _check_end_port(
+    fields: Mapping[str, object], path: str, start: int | None, found: list[errors.FieldError]
+) -> None:
+    """The endPort (at ``path``) of one port entry; ``start`` is its port if that is a number."""
+    _check_range_start(fields, path, found)
+    end = fields["endPort"]
+    if isinstance(end, bool) or not isinstance(end, int):
+        fix = None
+        if isinstance(end, str) and _DIGITS.fullmatch(end):
+            fix = f"write it without quotes: endPort: {int(end)}"
+        found.append(
+            errors.FieldError(path, f"must be a port number, got {shapes.describe(end)}", fix)
+        )
         return
-    end_path = child(path, "endPort")
+    if not MIN_PORT <= end <= MAX_PORT:
+        found.append(
+            errors.FieldError(
+                path, f"{end} is not a port: must be between {MIN_PORT} and {MAX_PORT}"
+            )
+        )
+    if start is not None and end < start:
+        found.append(
+            errors.FieldError(
+                path,
+                f"must be greater than or equal to port ({start})",
+                f"set endPort to {start} or more, or swap port and endPort",
+            )
+        )
+
+
+def _check_range_start(
+    fields: Mapping[str, object], end_path: str, found: list[errors.FieldError]
+) -> None:
+    """A port entry with endPort needs a port to start the range, and only a number can."""
+    port = fields.get("port")
     if "port" not in fields:
         found.append(
             errors.FieldError(
@@ -647,35 +577,12 @@ def _check_port(value: object, path: str, found: list[errors.FieldError]) -> Non
                 "use a numeric port, or remove endPort",
             )
         )
-    end = fields["endPort"]
-    if isinstance(end, bool) or not isinstance(end, int):
-        fix = None
-        if isinstance(end, str) and _DIGITS.fullmatch(end):
-            fix = f"write it without quotes: endPort: {int(end)}"
-        found.append(
-            errors.FieldError(end_path, f"must be a port number, got {describe(end)}", fix)
-        )
-        return
-    if not MIN_PORT <= end <= MAX_PORT:
-        found.append(
-            errors.FieldError(
-                end_path, f"{end} is not a port: must be between {MIN_PORT} and {MAX_PORT}"
-            )
-        )
-    if numeric_port is not None and end < numeric_port:
-        found.append(
-            errors.FieldError(
-                end_path,
-                f"must be greater than or equal to port ({numeric_port})",
-                f"set endPort to {numeric_port} or more, or swap port and endPort",
-            )
-        )
 
 
 def _check_protocol(value: object, path: str, found: list[errors.FieldError]) -> None:
     if isinstance(value, str) and value in PROTOCOLS:
         return
-    shown = repr(value) if isinstance(value, str) else describe(value)
+    shown = repr(value) if isinstance(value, str) else shapes.describe(value)
     fix = _case_fix(value, PROTOCOLS, "protocols are upper case")
     found.append(
         errors.FieldError(
@@ -694,7 +601,7 @@ def _check_port_value(value: object, path: str, found: list[errors.FieldError]) 
             errors.FieldError(
                 path,
                 f"must be a port number ({MIN_PORT}-{MAX_PORT}) or a port name, "
-                f"got {describe(value)}",
+                f"got {shapes.describe(value)}",
                 fix,
             )
         )
@@ -717,11 +624,11 @@ def _check_port_value(value: object, path: str, found: list[errors.FieldError]) 
             )
         )
         return None
-    problems = port_name_errors(value)
+    problems = name_syntax.port_name_errors(value)
     lowered = value.lower()
     fix = (
         f"port names are lower case: {lowered}"
-        if lowered != value and not port_name_errors(lowered)
+        if lowered != value and not name_syntax.port_name_errors(lowered)
         else "name a container port (e.g. http, metrics) or give a number"
     )
     for problem in problems:
@@ -729,65 +636,7 @@ def _check_port_value(value: object, path: str, found: list[errors.FieldError]) 
     return None
 
 
-# --- Shape helpers ------------------------------------------------------------------------
-
-
-def _as_list(
-    value: object, path: str, found: list[errors.FieldError], *, null_fix: str
-) -> list[object] | None:
-    if isinstance(value, list):
-        return value
-    if value is None:
-        found.append(errors.FieldError(path, "is empty (null)", null_fix))
-    elif isinstance(value, Mapping):
-        found.append(
-            errors.FieldError(
-                path,
-                "must be a list, got a mapping",
-                "start each entry with '- ' (a dash and a space)",
-            )
-        )
-    else:
-        found.append(
-            errors.FieldError(
-                path,
-                f"must be a list, got {describe(value)}",
-                f"write it as a list: [{_as_yaml_text(value)}]",
-            )
-        )
-    return None
-
-
-def _as_mapping(
-    value: object,
-    path: str,
-    found: list[errors.FieldError],
-    *,
-    allowed: Sequence[str],
-    null_fix: str,
-    hints: Mapping[str, str] | None = None,
-    type_fix: str | None = None,
-) -> dict[str, object] | None:
-    """The known fields of ``value``; unknown ones and a wrong type are reported."""
-    if value is None:
-        found.append(errors.FieldError(path, "is empty (null)", null_fix))
-        return None
-    if not isinstance(value, Mapping):
-        if type_fix is None and isinstance(value, list) and len(value) == 1:
-            type_fix = "remove the '- ': this is a single mapping, not a list"
-        found.append(errors.FieldError(path, f"must be a mapping, got {describe(value)}", type_fix))
-        return None
-    found.extend(unknown_fields(value, path, allowed, hints=hints))
-    return {key: item for key, item in value.items() if isinstance(key, str) and key in allowed}
-
-
-def _did_you_mean(name: str, allowed: Sequence[str]) -> str | None:
-    folded = {option.lower(): option for option in allowed}
-    match = folded.get(name.lower())
-    if match is None:
-        close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
-        match = close[0] if close else None
-    return f"did you mean {match!r}?" if match else None
+# --- Fixes --------------------------------------------------------------------------------
 
 
 def _case_fix(value: object, options: Sequence[str], why: str) -> str | None:
@@ -797,20 +646,3 @@ def _case_fix(value: object, options: Sequence[str], why: str) -> str | None:
         if option.lower() == value.lower():
             return f"write {option}; {why}"
     return None
-
-
-def _quote_fix(value: object) -> str:
-    # YAML reads unquoted 1, true, yes, 2024-01-01 as non-strings, but labels are text.
-    if isinstance(value, bool):
-        # `yes`, `on` and `true` all arrive as True: the original spelling is lost.
-        return "quote it as written: YAML reads unquoted yes/no, on/off, true/false as booleans"
-    return f"quote it: '{_as_yaml_text(value)}'"
-
-
-def _as_yaml_text(value: object) -> str:
-    # How the value was most likely written in YAML, for "quote it" fixes.
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    return str(value)

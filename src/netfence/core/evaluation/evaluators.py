@@ -199,46 +199,8 @@ class Evaluator:
         protocol: str,
         destination: Endpoint,
     ) -> RuleCheck:
-        field = rule.direction.peers_field
-        peer_hit: int | None
-        if rule.peers is None:
-            peer_hit, peer_words = -1, f"any {_other(rule.direction)} (no '{field}' list)"
-        else:
-            peer_hit = next(
-                (
-                    i
-                    for i, peer in enumerate(rule.peers)
-                    if bitsets.contains(self.members(peer), peer_position)
-                ),
-                None,
-            )
-            if peer_hit is None:
-                peer_words = "; ".join(
-                    f"{field}[{i}] ({peer.describe()})" for i, peer in enumerate(rule.peers)
-                )
-            else:
-                peer_words = f"{field}[{peer_hit}]: {rule.peers[peer_hit].describe()}"
-        port_hit: int | None
-        if rule.ports is None:
-            port_hit, port_words = -1, "every port (no 'ports' list)"
-        else:
-            port_hit = next(
-                (
-                    i
-                    for i, matcher in enumerate(rule.ports)
-                    if matcher.matches(port, protocol, destination)
-                ),
-                None,
-            )
-            if port_hit is None:
-                port_words = ", ".join(
-                    f"ports[{i}] ({m.describe()})" for i, m in enumerate(rule.ports)
-                )
-            else:
-                matcher = rule.ports[port_hit]
-                port_words = f"ports[{port_hit}]: {matcher.describe()}"
-                if isinstance(matcher.port, str):
-                    port_words += f" (= {port} on {destination})"
+        peer_hit, peer_words = self._peer_hit(rule, peer_position)
+        port_hit, port_words = _port_hit(rule, port, protocol, destination)
         return RuleCheck(
             policy=target.key,
             rule=rule.path,
@@ -247,6 +209,52 @@ class Evaluator:
             port=port_hit,
             port_description=port_words,
         )
+
+    def _peer_hit(self, rule: Rule, peer_position: int) -> tuple[int | None, str]:
+        """The first peer of ``rule`` matching the endpoint at ``peer_position``, and in words.
+
+        The index is -1 when the rule has no peer list (every endpoint matches) and None
+        when no peer matches; the words then list every peer checked.
+        """
+        field = rule.direction.peers_field
+        if rule.peers is None:
+            return -1, f"any {_other(rule.direction)} (no '{field}' list)"
+        peer_hit = next(
+            (
+                i
+                for i, peer in enumerate(rule.peers)
+                if bitsets.contains(self.members(peer), peer_position)
+            ),
+            None,
+        )
+        if peer_hit is None:
+            return None, "; ".join(
+                f"{field}[{i}] ({peer.describe()})" for i, peer in enumerate(rule.peers)
+            )
+        return peer_hit, f"{field}[{peer_hit}]: {rule.peers[peer_hit].describe()}"
+
+
+def _port_hit(
+    rule: Rule, port: int, protocol: str, destination: Endpoint
+) -> tuple[int | None, str]:
+    """The first entry of ``rule``'s ports matching the port on ``destination``, and in words.
+
+    The index is -1 when the rule has no ports list (every port matches) and None when no
+    entry matches; the words then list every entry checked.
+    """
+    if rule.ports is None:
+        return -1, "every port (no 'ports' list)"
+    port_hit = next(
+        (i for i, matcher in enumerate(rule.ports) if matcher.matches(port, protocol, destination)),
+        None,
+    )
+    if port_hit is None:
+        return None, ", ".join(f"ports[{i}] ({m.describe()})" for i, m in enumerate(rule.ports))
+    matcher = rule.ports[port_hit]
+    port_words = f"ports[{port_hit}]: {matcher.describe()}"
+    if isinstance(matcher.port, str):
+        port_words += f" (= {port} on {destination})"
+    return port_hit, port_words
 
 
 def _other(direction: Direction) -> str:

@@ -65,10 +65,39 @@ class Matrix:
 
 def compute(evaluator: Evaluator) -> Matrix:
     """The matrix over every endpoint of the evaluator: purely computational."""
-    size = evaluator.size
     everyone = evaluator.everyone
-    endpoints = evaluator.endpoints
+    ports = _declared_ports(evaluator.endpoints, evaluator.size)
+    egress_allows = _egress_allows(evaluator, ports)
+    opens, openers = _ingress_openings(evaluator, ports)
+    inclusion = _invert(openers, evaluator.size, everyone)
+    signatures = _signatures(evaluator, inclusion)
+    open_to_all = everyone & ~_ingress_isolated(evaluator)
 
+    # row(s, k) = egress & ingress & declared, once per distinct pair of signatures.
+    rows: dict[PortKey, Sequence[int]] = {}
+    for key in ports.keys:
+        egress_rows = _egress_rows(key, signatures.egress, egress_allows, everyone)
+        ingress_rows = _ingress_rows(key, signatures.ingress, opens, inclusion.wide, open_to_all)
+        mask = ports.declared[key]
+        pair_rows = [egress_rows[e] & ingress_rows[i] & mask for e, i in signatures.pairs]
+        rows[key] = [pair_rows[p] for p in signatures.pair_of]
+    return Matrix(
+        endpoints=evaluator.endpoints, keys=ports.keys, declared=ports.declared, rows=rows
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Ports:
+    """The ports the endpoints declare, as bitsets of the endpoints declaring each."""
+
+    # Every declared (port, protocol), ascending: the matrix's keys.
+    keys: tuple[PortKey, ...]
+    declared: dict[PortKey, int]
+    # Per (name, protocol, number), the endpoints declaring that named port.
+    named: dict[_NamedPort, int]
+
+
+def _declared_ports(endpoints: Sequence[Endpoint], size: int) -> _Ports:
     declaring: dict[PortKey, list[int]] = {}
     named: dict[_NamedPort, list[int]] = {}
     for position, endpoint in enumerate(endpoints):
@@ -77,58 +106,91 @@ def compute(evaluator: Evaluator) -> Matrix:
         for port in endpoint.ports:
             if port.name:
                 named.setdefault((port.name, port.protocol, port.port), []).append(position)
-    keys = tuple(sorted(declaring))
-    declared = {k: bitsets.from_indices(v, size) for k, v in declaring.items()}
-    named_bits = {k: bitsets.from_indices(v, size) for k, v in named.items()}
+    return _Ports(
+        keys=tuple(sorted(declaring)),
+        declared={k: bitsets.from_indices(v, size) for k, v in declaring.items()},
+        named={k: bitsets.from_indices(v, size) for k, v in named.items()},
+    )
 
-    def port_masks(rule: Rule) -> dict[PortKey, int]:
-        """Per key, the destinations whose port the rule's ports list matches."""
-        if rule.ports is None:
-            return dict.fromkeys(keys, everyone)
-        masks: dict[PortKey, int] = {}
-        for key in keys:
-            number, protocol = key
-            mask = 0
-            for matcher in rule.ports:
-                fixed = matcher.matches_number(number, protocol)
-                if fixed is None:
-                    if matcher.protocol == protocol:
-                        mask |= named_bits.get((str(matcher.port), protocol, number), 0)
-                elif fixed:
-                    mask = everyone
-                    break
-            if mask:
-                masks[key] = mask
-        return masks
 
-    # Egress: per isolating policy and key, the destinations its rules allow.
+def _port_masks(rule: Rule, ports: _Ports, everyone: int) -> dict[PortKey, int]:
+    """Per key, the destinations whose port the rule's ports list matches; keys no
+    destination matches are left out."""
+    if rule.ports is None:
+        return dict.fromkeys(ports.keys, everyone)
+    named_bits = ports.named
+    masks: dict[PortKey, int] = {}
+    for key in ports.keys:
+        number, protocol = key
+        mask = 0
+        for matcher in rule.ports:
+            fixed = matcher.matches_number(number, protocol)
+            if fixed is None:
+                # A named port: only the destinations declaring that name as this number.
+                if matcher.protocol == protocol:
+                    mask |= named_bits.get((str(matcher.port), protocol, number), 0)
+            elif fixed:
+                mask = everyone
+                break
+        if mask:
+            masks[key] = mask
+    return masks
+
+
+def _egress_allows(evaluator: Evaluator, ports: _Ports) -> dict[int, dict[PortKey, int]]:
+    """Per policy isolating for egress (by its position in `targets`) and per key, the
+    destinations its rules allow."""
     egress_allows: dict[int, dict[PortKey, int]] = {}
-    # Ingress: per rule, the pods it opens per key, and whom it opens them to.
+    for number, target in enumerate(evaluator.targets):
+        if target.egress is None:
+            continue
+        allows: dict[PortKey, int] = {}
+        for rule in target.egress:
+            peers = evaluator.rule_peers(rule)
+            if not peers:
+                continue
+            for key, mask in _port_masks(rule, ports, evaluator.everyone).items():
+                allows[key] = allows.get(key, 0) | (peers & mask)
+        egress_allows[number] = allows
+    return egress_allows
+
+
+def _ingress_openings(
+    evaluator: Evaluator, ports: _Ports
+) -> tuple[list[dict[PortKey, int]], list[int]]:
+    """The ingress rules that open something, in policy order, as two parallel lists: per
+    rule the pods it opens per key, and the sources it opens them to."""
     opens: list[dict[PortKey, int]] = []
     openers: list[int] = []
     for number, target in enumerate(evaluator.targets):
-        if target.egress is not None:
-            allows: dict[PortKey, int] = {}
-            for rule in target.egress:
-                peers = evaluator.rule_peers(rule)
-                if not peers:
-                    continue
-                for key, mask in port_masks(rule).items():
-                    allows[key] = allows.get(key, 0) | (peers & mask)
-            egress_allows[number] = allows
-        if target.ingress is not None:
-            selected = evaluator.selected[number]
-            if not selected:
-                continue
-            for rule in target.ingress:
-                peers = evaluator.rule_peers(rule)
-                opened = {k: selected & m for k, m in port_masks(rule).items() if selected & m}
-                if peers and opened:
-                    opens.append(opened)
-                    openers.append(peers)
+        selected = evaluator.selected[number]
+        if target.ingress is None or not selected:
+            continue
+        for rule in target.ingress:
+            peers = evaluator.rule_peers(rule)
+            masks = _port_masks(rule, ports, evaluator.everyone)
+            opened = {k: selected & m for k, m in masks.items() if selected & m}
+            if peers and opened:
+                opens.append(opened)
+                openers.append(peers)
+    return opens, openers
 
-    # Invert ingress rules to "which rules include this source". A rule including almost
-    # everyone is recorded by whom it leaves out instead, so the walk stays short.
+
+@dataclass(frozen=True, slots=True)
+class _Inclusion:
+    """The ingress rules including each source, by their positions in the openings.
+
+    A rule including more than half the sources is `wide` and listed, per source, in
+    `excluded` where it leaves that source out; any other rule is listed in `narrow` for
+    each source it includes. Either way a source's lists stay short.
+    """
+
+    narrow: list[list[int]]
+    excluded: list[list[int]]
+    wide: list[int]
+
+
+def _invert(openers: Sequence[int], size: int, everyone: int) -> _Inclusion:
     narrow: list[list[int]] = [[] for _ in range(size)]
     excluded: list[list[int]] = [[] for _ in range(size)]
     wide: list[int] = []
@@ -142,48 +204,85 @@ def compute(evaluator: Evaluator) -> Matrix:
         else:
             for position in bitsets.indices(peers):
                 narrow[position].append(number)
+    return _Inclusion(narrow, excluded, wide)
 
-    ingress_isolated = 0
+
+def _ingress_isolated(evaluator: Evaluator) -> int:
+    """The endpoints some policy isolates for ingress."""
+    isolated = 0
     for position, numbers in enumerate(evaluator.isolating[Direction.INGRESS]):
         if numbers:
-            ingress_isolated |= 1 << position
-    open_to_all = everyone & ~ingress_isolated
+            isolated |= 1 << position
+    return isolated
 
-    # Sources with equal signatures share rows: intern the signatures once.
+
+_IngressSignature = tuple[tuple[int, ...], tuple[int, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Signatures:
+    """What decides a source's rows, interned: sources with equal signatures share rows."""
+
+    # The distinct egress signatures: the policies isolating a source for egress.
+    egress: list[tuple[int, ...]]
+    # The distinct ingress signatures: a source's (narrow, excluded) lists of `_Inclusion`.
+    ingress: list[_IngressSignature]
+    # The distinct (egress, ingress) pairs of signature numbers, and each source's pair.
+    pairs: list[tuple[int, int]]
+    pair_of: list[int]
+
+
+def _signatures(evaluator: Evaluator, inclusion: _Inclusion) -> _Signatures:
+    egress_isolating = evaluator.isolating[Direction.EGRESS]
     egress_ids: dict[tuple[int, ...], int] = {}
-    ingress_ids: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
+    ingress_ids: dict[_IngressSignature, int] = {}
     pair_ids: dict[tuple[int, int], int] = {}
     pair_of: list[int] = []
-    for position in range(size):
-        e = egress_ids.setdefault(
-            tuple(evaluator.isolating[Direction.EGRESS][position]), len(egress_ids)
-        )
+    for position in range(evaluator.size):
+        e = egress_ids.setdefault(tuple(egress_isolating[position]), len(egress_ids))
         i = ingress_ids.setdefault(
-            (tuple(narrow[position]), tuple(excluded[position])), len(ingress_ids)
+            (tuple(inclusion.narrow[position]), tuple(inclusion.excluded[position])),
+            len(ingress_ids),
         )
         pair_of.append(pair_ids.setdefault((e, i), len(pair_ids)))
+    # Dicts keep insertion order, so each list's index is the number given above.
+    return _Signatures(list(egress_ids), list(ingress_ids), list(pair_ids), pair_of)
 
-    rows: dict[PortKey, Sequence[int]] = {}
-    for key in keys:
-        wide_open = 0
-        for number in wide:
-            wide_open |= opens[number].get(key, 0)
-        egress_rows = [
-            everyone if not sig else _union(egress_allows[n].get(key, 0) for n in sig)
-            for sig in egress_ids
-        ]
-        ingress_rows = []
-        for near, left_out in ingress_ids:
-            if left_out:
-                skip = set(left_out)
-                base = _union(opens[n].get(key, 0) for n in wide if n not in skip)
-            else:
-                base = wide_open
-            ingress_rows.append(open_to_all | base | _union(opens[n].get(key, 0) for n in near))
-        mask = declared[key]
-        pair_rows = [egress_rows[e] & ingress_rows[i] & mask for e, i in pair_ids]
-        rows[key] = [pair_rows[p] for p in pair_of]
-    return Matrix(endpoints=endpoints, keys=keys, declared=declared, rows=rows)
+
+def _egress_rows(
+    key: PortKey,
+    signatures: Sequence[tuple[int, ...]],
+    egress_allows: Mapping[int, Mapping[PortKey, int]],
+    everyone: int,
+) -> list[int]:
+    """Per egress signature, the destinations it allows on ``key``."""
+    return [
+        everyone if not sig else _union(egress_allows[n].get(key, 0) for n in sig)
+        for sig in signatures
+    ]
+
+
+def _ingress_rows(
+    key: PortKey,
+    signatures: Sequence[_IngressSignature],
+    opens: Sequence[Mapping[PortKey, int]],
+    wide: Sequence[int],
+    open_to_all: int,
+) -> list[int]:
+    """Per ingress signature, the destinations that accept it on ``key``."""
+    # Most signatures leave no wide rule out: their union of wide rules is computed once.
+    wide_open = 0
+    for number in wide:
+        wide_open |= opens[number].get(key, 0)
+    rows = []
+    for near, left_out in signatures:
+        if left_out:
+            skip = set(left_out)
+            base = _union(opens[n].get(key, 0) for n in wide if n not in skip)
+        else:
+            base = wide_open
+        rows.append(open_to_all | base | _union(opens[n].get(key, 0) for n in near))
+    return rows
 
 
 def _union(sets: Iterator[int] | Sequence[int]) -> int:

@@ -1,4 +1,12 @@
-"""One namespace's matrix, for the console: pure bit manipulation over the evaluator's rows."""
+"""One namespace's matrix, for the console: who reaches whom inside it, and from outside.
+
+The controller-level matrix of a namespace (its controllers and bare pods, rows and
+columns alike), read out of the full bitset matrix as one verdict per declared port of
+each destination, plus, when the rest of the cluster was read, one summary cell per
+destination of how many endpoints of other namespaces may connect to it. Sources with
+equal rows are read once, so the cost follows the number of distinct rows, not the
+square of the endpoints. Purely computational, no side effects.
+"""
 
 from __future__ import annotations
 
