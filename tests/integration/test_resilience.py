@@ -63,7 +63,14 @@ async def test_a_crash_between_backup_and_delete_resumes_and_loses_nothing(
     async with running_controller(admin):
 
         async def converged() -> bool:
-            return await kube.policy_names(admin, ns) == DEFAULTS
+            # The phase is the pass's last write: stopping the controller as soon as the
+            # policies look right could cut it off before recording the opt-in.
+            found = await kube.backup(admin, ns, NETFENCE_NS)
+            phase = (found.metadata.annotations or {}) if found and found.metadata else {}
+            return (
+                await kube.policy_names(admin, ns) == DEFAULTS
+                and phase.get(naming.PHASE_ANNOTATION) == "adopted"
+            )
 
         await kube.eventually(converged)
     backup = await kube.backup(admin, ns, NETFENCE_NS)

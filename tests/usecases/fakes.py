@@ -58,6 +58,7 @@ class FakeCluster:
     # --- ClusterReader -----------------------------------------------------------------
 
     async def namespace(self, name: str) -> NamespaceState:
+        self._refuse("get", "namespaces")
         return NamespaceState(
             name=name,
             namespace=self.namespace_objects.get(name),
@@ -129,6 +130,7 @@ class FakeCluster:
     async def set_template_label(
         self, namespace: str, ref: WorkloadRef, template: str, *, attached: bool
     ) -> None:
+        self._refuse("patch", f"{ref.kind.value.lower()}s")
         workload = self.workloads.get((namespace, ref))
         if workload is None:
             raise errors.NotFound(f"{ref} does not exist")

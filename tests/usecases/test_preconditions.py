@@ -205,8 +205,21 @@ async def test_the_first_template_creates_the_catalog() -> None:
     assert fake.writes == ["create catalog"]
 
 
-async def test_a_caller_who_may_not_label_controllers_is_told_so_first() -> None:
+async def test_a_caller_who_may_not_label_controllers_is_refused_and_nothing_changes() -> None:
     fake = cluster(denied=("patch deployments",))
-    with pytest.raises(errors.AccessDenied, match="may not attach templates to controllers"):
+    with pytest.raises(errors.AccessDenied, match="may not patch deployments"):
         await attachments.attach(fake.ports(), "shop", WEB, "http")
     assert fake.writes == []
+
+
+async def test_a_caller_who_may_not_read_the_namespace_is_told_they_may_not_attach() -> None:
+    fake = cluster(denied=("get namespaces",))
+    with pytest.raises(errors.AccessDenied, match="may not attach templates to controllers in"):
+        await attachments.attach(fake.ports(), "shop", WEB, "http")
+    assert fake.writes == []
+
+
+async def test_enabling_is_refused_to_who_may_not_label_namespaces_even_if_managed() -> None:
+    fake = cluster(managed=True, denied=("patch namespaces",))
+    with pytest.raises(errors.AccessDenied, match="may not patch namespaces"):
+        await namespaces.enable(fake.ports(), "shop")

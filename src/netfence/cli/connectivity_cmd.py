@@ -24,7 +24,7 @@ from netfence.core import manifests
 from netfence.core.endpoints import parse_protocol
 from netfence.core.evaluation import pitfalls
 from netfence.core.evaluation.verdicts import Verdict
-from netfence.usecases import connectivity as analysis
+from netfence.usecases import connectivity as cases
 
 OutputOption = Annotated[Format, typer.Option("-o", "--output", help="table, json or yaml")]
 FilesOption = Annotated[
@@ -149,7 +149,7 @@ def connectivity(
     inventory = _inventory(settings(ctx), from_files, more)
     if "pods" in inventory.unreadable and not workloads:
         fail("a pod-level matrix needs to list pods in all namespaces; use --workloads", 3)
-    result = analysis.connectivity(inventory, workloads=workloads, namespaces=namespace or ())
+    result = cases.connectivity(inventory, workloads=workloads, namespaces=namespace or ())
     if output_format is Format.JSON:
         _print_verdicts_json(result)
     elif output_format is Format.YAML:
@@ -158,7 +158,7 @@ def connectivity(
         _print_matrix(result, workloads=workloads)
 
 
-def _verdicts(result: analysis.Connectivity) -> Iterator[dict[str, object]]:
+def _verdicts(result: cases.Connectivity) -> Iterator[dict[str, object]]:
     keys = [e.key for e in result.matrix.endpoints]
     for source, destination, (port, protocol), allowed in result.matrix.verdicts():
         yield {
@@ -170,7 +170,7 @@ def _verdicts(result: analysis.Connectivity) -> Iterator[dict[str, object]]:
         }
 
 
-def _print_verdicts_json(result: analysis.Connectivity) -> None:
+def _print_verdicts_json(result: cases.Connectivity) -> None:
     """One verdict per line: valid JSON that stays readable and streams for big clusters."""
     write = sys.stdout.write
     write('{"verdicts": [')
@@ -181,7 +181,7 @@ def _print_verdicts_json(result: analysis.Connectivity) -> None:
     write("\n]}\n" if separator != "\n  " else "]}\n")
 
 
-def _print_matrix(result: analysis.Connectivity, *, workloads: bool) -> None:
+def _print_matrix(result: cases.Connectivity, *, workloads: bool) -> None:
     matrix = result.matrix
     endpoints = matrix.endpoints
     what = "controllers" if workloads else "pods"
@@ -275,7 +275,7 @@ async def _explained(
     workloads: bool,
 ) -> Verdict:
     # Run through `run` so that a NotFound or a bad port becomes a message and an exit code.
-    return analysis.explain(
+    return cases.explain(
         inventory, source, destination, port=port, protocol=protocol, workloads=workloads
     )
 
@@ -297,7 +297,7 @@ def check(
     # Network plugins run in the cluster; files rarely hold them, so only a live cluster
     # is judged for one.
     live = not from_files
-    found = analysis.check(inventory, look_for_plugin=live)
+    found = cases.check(inventory, look_for_plugin=live)
     if output_format is not Format.TABLE:
         output.emit_data({"findings": [f.as_json() for f in found]}, output_format)
     else:

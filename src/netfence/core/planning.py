@@ -3,9 +3,10 @@
 `plan_namespace` is purely computational, no side effects. It receives everything the
 cluster holds for one namespace and returns the ordered steps that make it right, plus the
 refusals to report. The steps are ordered for safety: a backup is written before anything
-is deleted, and an executor stops at the first failed step, so no policy is ever deleted
-without its backup. Every step is idempotent, so re-planning after a crash at any point
-converges.
+is deleted, and the executor (`usecases.reconciling.execute`) stops at a failed backup
+write, so no policy is ever deleted without its backup; other failed steps do not stop
+the independent ones after them, and no phase is recorded past a failure. Every step is
+idempotent, so re-planning after a crash at any point converges.
 """
 
 from __future__ import annotations

@@ -63,25 +63,22 @@ def require_attached(workload: Workload, template: str) -> None:
         )
 
 
-async def require_permission(cluster: Cluster, namespace: str, ref: WorkloadRef) -> None:
-    if not await cluster.authorizer.can(permissions.attach_in(namespace, ref.kind)):
-        raise errors.AccessDenied(
-            f"You may not attach templates to controllers in namespace {namespace}; ask an "
-            "admin for access to this namespace."
-        )
-
-
 async def attach(cluster: Cluster, namespace: str, ref: WorkloadRef, template: str) -> str:
     """Label the controller with the template; returns the policy netfence will create.
 
     Refused (nothing written) for an unmanaged namespace, an unknown or broken template,
-    or a controller that does not exist. Authorization comes first, so a caller who may
-    not attach there learns that, not whether the namespace or controller exists.
+    or a controller that does not exist. A caller who may not even read the namespace is
+    told they may not attach there, not whether the namespace or controller exists.
     """
-    await require_permission(cluster, namespace, ref)
-    state, stored = await asyncio.gather(
-        existing(cluster.reader, namespace), cluster.reader.catalog()
-    )
+    try:
+        state, stored = await asyncio.gather(
+            existing(cluster.reader, namespace), cluster.reader.catalog()
+        )
+    except errors.AccessDenied as e:
+        raise errors.AccessDenied(
+            f"You may not attach templates to controllers in namespace {namespace}; ask an "
+            f"admin for access to this namespace. ({e})"
+        ) from e
     require_managed(state)
     require_template(stored.catalog, template)
     workload_in(state, ref)

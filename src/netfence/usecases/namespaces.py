@@ -147,13 +147,15 @@ async def preview_enable(cluster: Cluster, name: str, *, impact: bool = True) ->
 
 
 async def enable(cluster: Cluster, name: str) -> bool:
-    """Label the namespace managed (the controller does the rest); False if it already was."""
+    """Label the namespace managed (the controller does the rest); False if it already was.
+
+    The label is written even when it is there, so the cluster's RBAC answers every caller
+    the same way: one who may not enable namespaces is refused, managed or not.
+    """
     check_manageable(name, netfence_namespace=cluster.netfence_namespace)
     state = await existing(cluster.reader, name)
-    if is_managed(state):
-        return False
     await cluster.changes.set_namespace_managed(name, managed=True)
-    return True
+    return not is_managed(state)
 
 
 async def until_phase(
