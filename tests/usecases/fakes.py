@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from netfence.core import errors, manifests, naming, templates
+from netfence.core import conversion, errors, manifests, naming, templates
 from netfence.core.objects import Backup, JsonDict, Namespace, Policy, Workload, WorkloadRef
 from netfence.core.planning import NamespaceState, Notice, WriteBackup
 from netfence.usecases.ports import Cluster, EventRecord, Question, StoredCatalog
@@ -195,14 +195,8 @@ class FakeCluster:
         self.policies.pop((namespace, name), None)
 
     async def apply_policy(self, manifest: JsonDict) -> None:
-        metadata = manifest["metadata"]
-        self.policies[(metadata["namespace"], metadata["name"])] = Policy(
-            metadata["namespace"],
-            metadata["name"],
-            dict(metadata.get("labels") or {}),
-            dict(metadata.get("annotations") or {}),
-            manifest["spec"],
-        )
+        policy = conversion.policy_from(manifest)
+        self.policies[(policy.namespace, policy.name)] = policy
 
     async def publish(self, notice: Notice) -> None:
         self.notices.append(notice)

@@ -176,38 +176,4 @@ def test_the_matrix_can_be_narrowed_to_some_namespaces() -> None:
     assert [e.key for e in result.matrix.endpoints] == ["shop/Deployment/api", "shop/Deployment/db"]
 
 
-def test_a_namespace_matrix_and_what_other_namespaces_may_reach() -> None:
-    web = analysis.namespace_matrix(CLUSTER, "web")
-    assert [e.key for e in web.endpoints] == ["web/Deployment/front", "web/debug"]
-    # No policy in web: everything reaches front on 8080; debug declares no port.
-    assert web.allowed == (((True,), ()), ((True,), ()))
-    assert web.outside == 2
-    assert web.others is not None
-    front, debug = web.others
-    assert front.allowed == (2,)
-    assert front.allowed_examples == ("shop/Deployment/api", "shop/Deployment/db")
-    assert front.denied_examples == ()
-    assert debug.allowed == ()
-
-    shop = analysis.namespace_matrix(CLUSTER, "shop")
-    assert shop.allowed == (((True,), (True,)), ((True,), (True,)))
-    assert shop.others is not None
-    assert [c.allowed for c in shop.others] == [(0,), (0,)]
-    assert shop.others[0].denied_examples == ("web/Deployment/front", "web/debug")
-
-    inside = analysis.namespace_matrix(CLUSTER, "shop", others=False)
-    assert inside.allowed == shop.allowed
-    assert inside.outside is None
-    assert inside.others is None
-
-
-def test_every_namespace_matrix_cell_agrees_with_explain() -> None:
-    for name in ("shop", "web"):
-        result = analysis.namespace_matrix(CLUSTER, name)
-        for source, row in zip(result.endpoints, result.allowed, strict=True):
-            for destination, cell in zip(result.endpoints, row, strict=True):
-                for (port, protocol), allowed in zip(destination.declared(), cell, strict=True):
-                    verdict = analysis.explain(
-                        CLUSTER, source.key, destination.key, port=str(port), protocol=protocol
-                    )
-                    assert verdict.allowed is allowed, verdict.headline()
+# One namespace's matrix moved into the core: tests/core/test_namespace_matrices.py.

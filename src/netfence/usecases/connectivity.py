@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from netfence.core import errors, naming, templates
+from netfence.core import conversion, errors, naming, templates
 from netfence.core.endpoints import Endpoint
 from netfence.core.evaluation import impacts, matrices, pitfalls
 from netfence.core.evaluation.evaluators import Evaluator
@@ -267,7 +267,7 @@ def preview_plan(inventory: Inventory, plan: Plan) -> ChangePreview:
     applied = [s for s in plan.steps if isinstance(s, ApplyPolicy)]
     replaced = {(s.namespace, s.name) for s in applied}
     after = [p for p in inventory.policies if (p.namespace, p.name) not in deleted | replaced]
-    after += [_policy(s.manifest) for s in applied]
+    after += [conversion.policy_from(s.manifest) for s in applied]
     return ChangePreview(
         created=tuple(s.manifest for s in applied if not s.exists),
         deleted=tuple(sorted(name for _, name in deleted)),
@@ -341,14 +341,3 @@ def preview_policy_update(
 
 def _impact(inventory: Inventory, after: Sequence[Policy]) -> impacts.ImpactReport:
     return impacts.impact(inventory.policies, after, inventory.units(), inventory.namespaces)
-
-
-def _policy(manifest: JsonDict) -> Policy:
-    metadata = manifest["metadata"]
-    return Policy(
-        namespace=metadata["namespace"],
-        name=metadata["name"],
-        labels=dict(metadata.get("labels") or {}),
-        annotations=dict(metadata.get("annotations") or {}),
-        spec=manifest["spec"],
-    )
