@@ -7,7 +7,8 @@ import { namespacesView } from "./view-namespaces.js";
 import { namespaceView } from "./view-namespace.js";
 import { controllerView } from "./view-controller.js";
 import { connectivityView } from "./view-connectivity.js";
-import { templatesView, templateEditorView } from "./view-templates.js";
+import { templatesView } from "./view-templates.js";
+import { templateEditorView } from "./view-template-editor.js";
 import { signInView } from "./view-signin.js";
 import { forgetRecent, setRecentOwner } from "./parts.js";
 
