@@ -9,7 +9,7 @@ import { endpointWords } from "./impact.js";
 const SHOWN = 60; // rows and columns shown at most; the filter finds the others
 export const OTHERS = "others";
 
-export const VERDICTS = {
+const VERDICTS = {
   allowed: { mark: "✓", words: "allowed", legend: "Allowed on every declared port" },
   denied: { mark: "✗", words: "denied", legend: "Denied on every declared port" },
   partial: { mark: "◐", words: "allowed on some ports", legend: "Allowed on some ports only" },
