@@ -7,7 +7,8 @@ import { namespacesView } from "./view-namespaces.js";
 import { namespaceView } from "./view-namespace.js";
 import { controllerView } from "./view-controller.js";
 import { connectivityView } from "./view-connectivity.js";
-import { templatesView, templateEditorView } from "./view-templates.js";
+import { templatesView } from "./view-templates.js";
+import { templateEditorView } from "./view-template-editor.js";
 import { signInView } from "./view-signin.js";
 import { forgetRecent, setRecentOwner } from "./parts.js";
 
@@ -44,6 +45,18 @@ function match(hash) {
 
 // --- the frame: header, navigation, breadcrumbs ------------------------------------------------
 
+async function signOut() {
+  forgetRecent();
+  try {
+    await api.signOut();
+  } catch {
+    // Signing out of a session the server already forgot is still signing out.
+  }
+  await loadSession();
+  toast("You are signed out.", { tone: "info" });
+  route();
+}
+
 function renderUser() {
   const host = document.getElementById("topbar-user");
   clear(host);
@@ -59,26 +72,7 @@ function renderUser() {
       session.mode === "local" ? h("span", { class: "user-mode", text: "kubeconfig", title: "Every call uses your kubeconfig's credentials." }) : null,
     ),
   );
-  if (session.mode === "token") {
-    host.append(
-      button("Sign out", {
-        variant: "ghost-light",
-        small: true,
-        iconName: "logout",
-        onClick: async () => {
-          forgetRecent();
-          try {
-            await api.signOut();
-          } catch {
-            // Signing out of a session the server already forgot is still signing out.
-          }
-          await loadSession();
-          toast("You are signed out.", { tone: "info" });
-          route();
-        },
-      }),
-    );
-  }
+  if (session.mode === "token") host.append(button("Sign out", { variant: "ghost-light", small: true, iconName: "logout", onClick: signOut }));
 }
 
 function renderNav(active) {
@@ -124,90 +118,96 @@ function kick() {
   if (state.refreshNow) state.refreshNow();
 }
 
-function show(viewFactory, params) {
-  stop();
-  const generation = state.generation;
+// One shown view and its refresh loop: `run` is { generation, view, crumbSlot, staleSlot,
+// body, lastKey, shown, busy, loaded }. A run whose generation is past does nothing more.
+const current = (run) => run.generation === state.generation;
+
+function frame() {
   const main = document.getElementById("main");
   const staleSlot = h("div", { class: "stale-slot" });
   const body = h("div", { class: "view" }, loading());
   const crumbSlot = h("div", { class: "crumb-slot" });
   replace(main, crumbSlot, staleSlot, body);
+  return { crumbSlot, staleSlot, body };
+}
 
+function loadFailed(run, error) {
+  if (error.status === 401) return; // the sign-in page takes over
+  if (!run.loaded) {
+    run.lastKey = null;
+    replace(
+      run.body,
+      emptyState({
+        iconName: error.status === 403 ? "lock" : "warning",
+        title: error.status === 403 ? "Not allowed" : error.status === 404 ? "Not found" : "Could not load this page",
+        text: error.message,
+        action: button("Try again", { variant: "secondary", iconName: "refresh", onClick: () => refresh(run) }),
+      }),
+    );
+  } else {
+    replace(run.staleSlot, banner("warn", `Could not refresh this page: ${error.message} What you see may be out of date.`));
+  }
+}
+
+// Loads the view's data and renders it, unless it is the same as last time.
+async function refresh(run) {
+  if (run.busy || !current(run)) return;
+  run.busy = true;
+  try {
+    const data = await run.view.load();
+    if (!current(run)) return;
+    clear(run.staleSlot);
+    run.loaded = true;
+    const key = JSON.stringify(data);
+    if (key === run.lastKey) return;
+    run.lastKey = key;
+    const node = run.view.render(data);
+    if (node && node !== run.shown) {
+      replace(run.body, node);
+      run.shown = node;
+    }
+  } catch (error) {
+    if (current(run)) loadFailed(run, error);
+  } finally {
+    run.busy = false;
+  }
+}
+
+// A view whose data is costly to compute (the connectivity matrix reads the whole
+// cluster) sets its own, slower pace: `pollMs`.
+const pollDelay = (run) => run.view.pollMs || (Date.now() < state.fastUntil ? FAST_POLL_MS : POLL_MS);
+
+async function tick(run) {
+  if (!current(run)) return;
+  if (run.view.poll !== false && document.visibilityState === "visible") await refresh(run);
+  if (!current(run)) return;
+  state.timer = setTimeout(() => tick(run), pollDelay(run));
+}
+
+function show(viewFactory, params) {
+  stop();
+  const run = { generation: state.generation, view: null, ...frame(), lastKey: null, shown: null, busy: false, loaded: false };
   const ctx = {
     session: state.session,
     kick,
-    refresh: () => refresh(),
+    refresh: () => refresh(run),
     navigate: (hash) => {
       window.location.hash = hash;
     },
-    setCrumbs: (list) => replace(crumbSlot, crumbs(list)),
+    setCrumbs: (list) => replace(run.crumbSlot, crumbs(list)),
   };
   const view = viewFactory(params, ctx);
+  run.view = view;
   state.view = view;
   renderNav(view.nav);
   ctx.setCrumbs(view.crumbs);
   document.title = view.title ? `${view.title} · netfence` : "netfence";
-
-  let lastKey = null;
-  let shown = null;
-  let busy = false;
-  let loaded = false;
-
-  async function refresh() {
-    if (busy || generation !== state.generation) return;
-    busy = true;
-    try {
-      const data = await view.load();
-      if (generation !== state.generation) return;
-      clear(staleSlot);
-      loaded = true;
-      const key = JSON.stringify(data);
-      if (key === lastKey) return;
-      lastKey = key;
-      const node = view.render(data);
-      if (node && node !== shown) {
-        replace(body, node);
-        shown = node;
-      }
-    } catch (error) {
-      if (generation !== state.generation) return;
-      if (error.status === 401) return; // the sign-in page takes over
-      if (!loaded) {
-        lastKey = null;
-        replace(
-          body,
-          emptyState({
-            iconName: error.status === 403 ? "lock" : "warning",
-            title: error.status === 403 ? "Not allowed" : error.status === 404 ? "Not found" : "Could not load this page",
-            text: error.message,
-            action: button("Try again", { variant: "secondary", iconName: "refresh", onClick: () => refresh() }),
-          }),
-        );
-      } else {
-        replace(staleSlot, banner("warn", `Could not refresh this page: ${error.message} What you see may be out of date.`));
-      }
-    } finally {
-      busy = false;
-    }
-  }
-
-  // A view whose data is costly to compute (the connectivity matrix reads the whole
-  // cluster) sets its own, slower pace: `pollMs`.
-  const pollDelay = () => view.pollMs || (Date.now() < state.fastUntil ? FAST_POLL_MS : POLL_MS);
-
-  async function tick() {
-    if (generation !== state.generation) return;
-    if (view.poll !== false && document.visibilityState === "visible") await refresh();
-    if (generation !== state.generation) return;
-    state.timer = setTimeout(tick, pollDelay());
-  }
-
   state.refreshNow = () => {
     clearTimeout(state.timer);
-    tick();
+    tick(run);
   };
-  refresh().then(() => {
-    if (generation === state.generation) state.timer = setTimeout(tick, pollDelay());
+  refresh(run).then(() => {
+    if (current(run)) state.timer = setTimeout(() => tick(run), pollDelay(run));
   });
 }
 
@@ -234,32 +234,31 @@ function onHashChange() {
   route();
 }
 
+function onSignedIn(fresh) {
+  state.signInNotice = null;
+  state.session = fresh;
+  setCsrf(fresh.csrf_token);
+  setRecentOwner(fresh.user);
+  renderUser();
+  toast(`Signed in as ${fresh.user}.`, { tone: "ok" });
+  route();
+}
+
+function showSignIn() {
+  stop();
+  state.view = null;
+  renderNav(null);
+  document.body.classList.add("signed-out");
+  replace(document.getElementById("main"), signInView({ notice: state.signInNotice, onSignedIn }));
+}
+
 function route() {
   state.hash = window.location.hash;
   const hash = window.location.hash || "";
   const session = state.session;
   if (!session) return;
   if (!session.signed_in) {
-    stop();
-    state.view = null;
-    renderNav(null);
-    document.body.classList.add("signed-out");
-    const main = document.getElementById("main");
-    replace(
-      main,
-      signInView({
-        notice: state.signInNotice,
-        onSignedIn: (fresh) => {
-          state.signInNotice = null;
-          state.session = fresh;
-          setCsrf(fresh.csrf_token);
-          setRecentOwner(fresh.user);
-          renderUser();
-          toast(`Signed in as ${fresh.user}.`, { tone: "ok" });
-          route();
-        },
-      }),
-    );
+    showSignIn();
     return;
   }
   document.body.classList.remove("signed-out");

@@ -214,6 +214,30 @@ export function toast(message, { tone = "ok", title, timeout } = {}) {
 
 // --- dialogs -------------------------------------------------------------------------------------
 
+function showErrorIn(errorBox, message) {
+  clear(errorBox);
+  append(errorBox, [icon("warning"), h("span", { text: message })]);
+  errorBox.hidden = false;
+}
+
+// While onConfirm runs the button is busy; what it throws is shown in errorBox.
+function onConfirmClick(realConfirm, { onConfirm, errorBox, close }) {
+  realConfirm.addEventListener("click", async () => {
+    realConfirm.disabled = true;
+    realConfirm.classList.add("is-busy");
+    errorBox.hidden = true;
+    try {
+      const keepOpen = await onConfirm();
+      if (keepOpen !== true) close();
+    } catch (error) {
+      showErrorIn(errorBox, error.message || String(error));
+      realConfirm.disabled = false;
+    } finally {
+      realConfirm.classList.remove("is-busy");
+    }
+  });
+}
+
 // A modal dialog. `onConfirm` may be async; while it runs the buttons are busy, and an
 // error it throws is shown inside the dialog in words (the dialog stays open).
 export function modal({ title, subtitle, body, confirmLabel = "Confirm", confirmVariant = "primary", onConfirm, cancelLabel = "Cancel", wide = false, confirmDisabled = false }) {
@@ -241,25 +265,9 @@ export function modal({ title, subtitle, body, confirmLabel = "Confirm", confirm
     event.preventDefault();
     close();
   });
+  // A disabled button with a title comes wrapped (see button()).
   const realConfirm = confirmBtn && (confirmBtn.tagName === "BUTTON" ? confirmBtn : confirmBtn.querySelector("button"));
-  if (realConfirm) {
-    realConfirm.addEventListener("click", async () => {
-      realConfirm.disabled = true;
-      realConfirm.classList.add("is-busy");
-      errorBox.hidden = true;
-      try {
-        const keepOpen = await onConfirm();
-        if (keepOpen !== true) close();
-      } catch (error) {
-        clear(errorBox);
-        append(errorBox, [icon("warning"), h("span", { text: error.message || String(error) })]);
-        errorBox.hidden = false;
-        realConfirm.disabled = false;
-      } finally {
-        realConfirm.classList.remove("is-busy");
-      }
-    });
-  }
+  if (realConfirm) onConfirmClick(realConfirm, { onConfirm, errorBox, close });
   document.body.append(dialog);
   dialog.showModal();
   return {
@@ -271,11 +279,7 @@ export function modal({ title, subtitle, body, confirmLabel = "Confirm", confirm
     setConfirmLabel(label) {
       if (realConfirm) realConfirm.querySelector("span").textContent = label;
     },
-    showError(message) {
-      clear(errorBox);
-      append(errorBox, [icon("warning"), h("span", { text: message })]);
-      errorBox.hidden = false;
-    },
+    showError: (message) => showErrorIn(errorBox, message),
   };
 }
 

@@ -7,99 +7,113 @@ import { enableDisableButton, namespaceHref, recentNamespaces, stateBadge, NO_EN
 
 const SYSTEM = new Set(["system", "refused"]);
 
-export function namespacesView(_params, ctx) {
-  const root = h("div", { class: "page" });
-  const search = h("input", { type: "search", class: "input input-search", placeholder: "Filter namespaces", "aria-label": "Filter namespaces" });
-  const showSystem = h("input", { type: "checkbox", id: "show-system" });
-  const region = h("div", { class: "stack" });
-  let data = null;
+function stats(ordinary) {
+  const managed = ordinary.filter((r) => r.state === "managed").length;
+  const unmanagedPolicies = ordinary.reduce((sum, r) => sum + r.unmanaged_policies, 0);
+  return h(
+    "div",
+    { class: "stats" },
+    statTile("Managed namespaces", `${managed} of ${ordinary.length}`, { tone: managed ? "ok" : undefined }),
+    statTile("Unmanaged policies", unmanagedPolicies, { tone: unmanagedPolicies ? "warn" : undefined, hint: unmanagedPolicies ? "made outside netfence" : "none outside netfence" }),
+    statTile("Controllers", ordinary.reduce((sum, r) => sum + r.controllers, 0)),
+    statTile("Templates attached", ordinary.reduce((sum, r) => sum + r.attached_templates, 0)),
+  );
+}
 
-  const draw = () => {
-    if (data.forbidden) {
-      replace(region, openByName(data.forbidden, ctx));
-      return;
-    }
-    const rows = data.namespaces;
-    const q = search.value.trim().toLowerCase();
-    const visible = rows.filter((r) => (showSystem.checked || !SYSTEM.has(r.state)) && (!q || r.name.toLowerCase().includes(q)));
-    const ordinary = rows.filter((r) => !SYSTEM.has(r.state));
-    const managed = ordinary.filter((r) => r.state === "managed").length;
-    const unmanagedPolicies = ordinary.reduce((sum, r) => sum + r.unmanaged_policies, 0);
-    const may = data.permissions.enable_namespaces;
-    const refused = rows.filter((r) => r.state === "refused");
-    replace(
-      region,
-      h(
-        "div",
-        { class: "stats" },
-        statTile("Managed namespaces", `${managed} of ${ordinary.length}`, { tone: managed ? "ok" : undefined }),
-        statTile("Unmanaged policies", unmanagedPolicies, { tone: unmanagedPolicies ? "warn" : undefined, hint: unmanagedPolicies ? "made outside netfence" : "none outside netfence" }),
-        statTile("Controllers", ordinary.reduce((sum, r) => sum + r.controllers, 0)),
-        statTile("Templates attached", ordinary.reduce((sum, r) => sum + r.attached_templates, 0)),
-      ),
-      refused.map((r) => banner("danger", `${r.name} is a system namespace labelled managed; netfence refuses to manage it. Remove the label netfence.io/managed.`)),
-      may ? null : banner("info", NO_ENABLE, { title: "Read-only for namespaces" }),
-      card({
-        title: "Namespaces",
-        subtitle: `${plural(visible.length, "namespace")} shown of ${rows.length}`,
-        body: table({
-          label: "Namespaces",
-          columns: [
-            { title: "Namespace" },
-            { title: "Status" },
-            { title: "Policies" },
-            { title: "Controllers", className: "num" },
-            { title: "Templates attached", className: "num" },
-            { title: "Backup" },
-            { title: "", className: "col-actions" },
-          ],
-          empty: emptyState({ iconName: "search", title: "No namespace matches", text: q ? `Nothing is called like “${search.value.trim()}”.` : "Turn on “Show system namespaces” to see them." }),
-          rows: visible.map((r) => ({
-            className: SYSTEM.has(r.state) ? "is-dim" : undefined,
-            cells: [
-              h("a", { href: namespaceHref(r.name), class: "strong-link", text: r.name }),
-              stateBadge(r.state),
-              policyCell(r),
-              h("span", { text: String(r.controllers) }),
-              h("span", { text: String(r.attached_templates) }),
-              r.backed_up ? h("span", { class: "nowrap", title: "Policies netfence replaced and can restore" }, icon("archive", "inline-icon"), plural(r.backed_up, "policy", "policies")) : h("span", { class: "muted", text: "—" }),
-              enableDisableButton(r, data.permissions, ctx),
-            ],
-          })),
-        }),
-      }),
-    );
+function namespaceRow(r, permissions, ctx) {
+  return {
+    className: SYSTEM.has(r.state) ? "is-dim" : undefined,
+    cells: [
+      h("a", { href: namespaceHref(r.name), class: "strong-link", text: r.name }),
+      stateBadge(r.state),
+      policyCell(r),
+      h("span", { text: String(r.controllers) }),
+      h("span", { text: String(r.attached_templates) }),
+      r.backed_up ? h("span", { class: "nowrap", title: "Policies netfence replaced and can restore" }, icon("archive", "inline-icon"), plural(r.backed_up, "policy", "policies")) : h("span", { class: "muted", text: "—" }),
+      enableDisableButton(r, permissions, ctx),
+    ],
   };
+}
 
-  search.addEventListener("input", () => data && draw());
-  showSystem.addEventListener("change", () => data && draw());
+const COLUMNS = [
+  { title: "Namespace" },
+  { title: "Status" },
+  { title: "Policies" },
+  { title: "Controllers", className: "num" },
+  { title: "Templates attached", className: "num" },
+  { title: "Backup" },
+  { title: "", className: "col-actions" },
+];
 
-  root.append(
+function namespacesCard(data, visible, searchText, ctx) {
+  return card({
+    title: "Namespaces",
+    subtitle: `${plural(visible.length, "namespace")} shown of ${data.namespaces.length}`,
+    body: table({
+      label: "Namespaces",
+      columns: COLUMNS,
+      empty: emptyState({ iconName: "search", title: "No namespace matches", text: searchText ? `Nothing is called like “${searchText}”.` : "Turn on “Show system namespaces” to see them." }),
+      rows: visible.map((r) => namespaceRow(r, data.permissions, ctx)),
+    }),
+  });
+}
+
+function draw(v) {
+  const { data, ctx } = v;
+  if (data.forbidden) {
+    replace(v.region, openByName(data.forbidden, ctx));
+    return;
+  }
+  const rows = data.namespaces;
+  const q = v.search.value.trim().toLowerCase();
+  const visible = rows.filter((r) => (v.showSystem.checked || !SYSTEM.has(r.state)) && (!q || r.name.toLowerCase().includes(q)));
+  replace(
+    v.region,
+    stats(rows.filter((r) => !SYSTEM.has(r.state))),
+    rows.filter((r) => r.state === "refused").map((r) => banner("danger", `${r.name} is a system namespace labelled managed; netfence refuses to manage it. Remove the label netfence.io/managed.`)),
+    data.permissions.enable_namespaces ? null : banner("info", NO_ENABLE, { title: "Read-only for namespaces" }),
+    namespacesCard(data, visible, q ? v.search.value.trim() : "", ctx),
+  );
+}
+
+async function load() {
+  try {
+    return await api.namespaces();
+  } catch (error) {
+    if (error.status === 403) return { forbidden: error.message };
+    throw error;
+  }
+}
+
+export function namespacesView(_params, ctx) {
+  const v = {
+    ctx,
+    root: h("div", { class: "page" }),
+    search: h("input", { type: "search", class: "input input-search", placeholder: "Filter namespaces", "aria-label": "Filter namespaces" }),
+    showSystem: h("input", { type: "checkbox", id: "show-system" }),
+    region: h("div", { class: "stack" }),
+    data: null,
+  };
+  v.search.addEventListener("input", () => v.data && draw(v));
+  v.showSystem.addEventListener("change", () => v.data && draw(v));
+  v.root.append(
     pageHeader({
       title: "Network Policies",
       subtitle: "Enable netfence per namespace: it backs up the existing policies, then keeps a safe baseline (deny all ingress, allow traffic inside the namespace).",
     }),
-    h("div", { class: "toolbar" }, h("label", { class: "search" }, icon("search"), search), h("label", { class: "check check-inline", for: "show-system" }, showSystem, h("span", { text: "Show system namespaces" }))),
-    region,
+    h("div", { class: "toolbar" }, h("label", { class: "search" }, icon("search"), v.search), h("label", { class: "check check-inline", for: "show-system" }, v.showSystem, h("span", { text: "Show system namespaces" }))),
+    v.region,
   );
-
   return {
     nav: "namespaces",
     title: "Network Policies",
     crumbs: [{ label: "Network Policies" }],
-    async load() {
-      try {
-        return await api.namespaces();
-      } catch (error) {
-        if (error.status === 403) return { forbidden: error.message };
-        throw error;
-      }
-    },
+    load,
     render(d) {
-      data = d;
-      root.querySelector(".toolbar").hidden = Boolean(d.forbidden);
-      draw();
-      return root;
+      v.data = d;
+      v.root.querySelector(".toolbar").hidden = Boolean(d.forbidden);
+      draw(v);
+      return v.root;
     },
   };
 }
