@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import signal
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -180,16 +181,20 @@ class Runtime:
             await client.close()
 
     async def run_controller(self, target: cli_context.Settings, *, workers: int) -> None:
+        """Run until SIGINT or SIGTERM; either stops it gracefully, releasing the Lease so
+        another replica takes over at once (a pod is stopped with SIGTERM)."""
         client = connecting.make_client(_config(target), context=target.context)
+        settings = ControllerSettings(netfence_namespace=target.netfence_namespace, workers=workers)
+        task = asyncio.create_task(run_controller(client, settings), name="controller")
+        loop = asyncio.get_running_loop()
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop, task.cancel)
         try:
             with contextlib.suppress(asyncio.CancelledError):
-                await run_controller(
-                    client,
-                    ControllerSettings(
-                        netfence_namespace=target.netfence_namespace, workers=workers
-                    ),
-                )
+                await task
         finally:
+            for stop in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(stop)
             await client.close()
 
     async def serve(self, target: cli_context.Settings, options: cli_context.ServeOptions) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from netfence.core import naming, policies, templates
 from netfence.core.objects import Backup, Namespace, Phase, Policy, Workload, WorkloadKind
 from netfence.core.planning import (
@@ -70,18 +72,19 @@ def converged(state: NamespaceState, result: Plan) -> NamespaceState:
     )
 
 
-def test_opting_in_backs_up_before_deleting_and_creates_the_two_defaults() -> None:
+def test_opting_in_backs_up_then_creates_the_defaults_before_it_deletes_anything() -> None:
     state = NamespaceState("team-a", MANAGED, policies=[foreign("old-a"), foreign("old-b")])
     result = plan(state)
     kinds = [type(step).__name__ for step in result.steps]
     assert kinds == [
         "WriteBackup",
-        "DeletePolicy",
-        "DeletePolicy",
         "ApplyPolicy",
         "ApplyPolicy",
+        "DeletePolicy",
+        "DeletePolicy",
         "WriteBackup",
     ]
+    assert all(s.prune for s in result.steps if isinstance(s, DeletePolicy))
     first = result.steps[0]
     assert isinstance(first, WriteBackup)
     assert first.phase is Phase.PRUNING
@@ -92,6 +95,27 @@ def test_opting_in_backs_up_before_deleting_and_creates_the_two_defaults() -> No
     last = result.steps[-1]
     assert isinstance(last, WriteBackup)
     assert last.phase is Phase.ADOPTED
+
+
+def test_deletes_and_updates_carry_the_version_they_were_planned_from() -> None:
+    old = dataclasses.replace(foreign("old-a"), uid="u-1", resource_version="41")
+    result = plan(NamespaceState("team-a", MANAGED, policies=[old]))
+    delete = next(s for s in result.steps if isinstance(s, DeletePolicy))
+    assert (delete.uid, delete.resource_version) == ("u-1", "41")
+
+
+def test_a_policy_being_adopted_under_a_default_name_is_replaced_in_one_write() -> None:
+    same = dataclasses.replace(foreign(naming.DENY_ALL_INGRESS), uid="u-2", resource_version="7")
+    result = plan(NamespaceState("team-a", MANAGED, policies=[same]))
+    takeover = next(
+        s for s in result.steps if isinstance(s, ApplyPolicy) and s.name == naming.DENY_ALL_INGRESS
+    )
+    assert takeover.takeover
+    assert takeover.resource_version == "7"
+    assert not [s for s in result.steps if isinstance(s, DeletePolicy)]
+    backup = result.steps[0]
+    assert isinstance(backup, WriteBackup)
+    assert naming.DENY_ALL_INGRESS in backup.entries
 
 
 def test_the_defaults_deny_ingress_and_allow_the_namespace() -> None:
@@ -386,3 +410,26 @@ def test_a_caller_who_cannot_read_backups_still_sees_a_managed_namespace() -> No
         ).state
         == "enabling"
     )
+
+
+def test_attachment_policy_names_are_one_per_controller_and_template() -> None:
+    import random
+
+    rng = random.Random(7)  # noqa: S311 - reproducible test data
+    parts = ["a", "web", "api", "web-api", "api-http", "http", "x-y-z", "db"]
+    seen: dict[str, tuple[str, str, str]] = {}
+    for _ in range(4000):
+        kind = rng.choice(["Deployment", "StatefulSet", "DaemonSet", "CronJob"])
+        controller = "-".join(rng.choice(parts) for _ in range(rng.randint(1, 3)))
+        template = "-".join(rng.choice(parts) for _ in range(rng.randint(1, 2)))
+        name = naming.attachment_policy_name(kind, controller, template)
+        assert len(name) <= 253
+        assert seen.setdefault(name, (kind, controller, template)) == (kind, controller, template)
+    # The reported collision: two pairs that used to share deploy-web-api-http.
+    assert naming.attachment_policy_name("Deployment", "web-api", "http") != (
+        naming.attachment_policy_name("Deployment", "web", "api-http")
+    )
+    # Readable where it can be: a template without a dash keeps the plain name.
+    assert naming.attachment_policy_name("Deployment", "web-api", "http") == "deploy-web-api-http"
+    long = naming.attachment_policy_name("Deployment", "w" * 250, "http")
+    assert len(long) == 253

@@ -1349,7 +1349,9 @@ async def test_the_admin_can_do_all_of_it(
         base = f"/api/v1/namespaces/{ns}/controllers/deployment/web"
         assert ok(await carol.get(base))["permissions"] == {"attach": True}
         ok(await carol.post(f"{base}/templates", {"template": name}), 202)
-        await kube.wait_for_policy(admin, ns, f"deploy-web-{name}")
+        await kube.wait_for_policy(
+            admin, ns, naming.attachment_policy_name("Deployment", "web", name)
+        )
         ok(await carol.delete(f"{base}/templates/{name}"), 202)
         await _eventually_exactly(admin, ns, DEFAULTS)
     ok(await carol.delete(f"/api/v1/templates/{name}"))

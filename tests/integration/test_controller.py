@@ -17,6 +17,10 @@ from netfence.core.default_templates import DEFAULT_TEMPLATES
 from tests.integration import kube
 from tests.integration.netfence_fixtures import NETFENCE_NS
 
+# A template name with a dash: its policies carry a digest (see naming).
+OLD_SNAP = naming.attachment_policy_name("Deployment", "old", "snap-test")
+NEW_SNAP = naming.attachment_policy_name("Deployment", "new", "snap-test")
+
 pytestmark = pytest.mark.usefixtures("controller")
 
 DEFAULTS = {naming.DENY_ALL_INGRESS, naming.ALLOW_NAMESPACE_COMMUNICATION}
@@ -137,7 +141,7 @@ async def test_template_edits_leave_existing_policies_and_apply_to_new_ones(
     )
     await kube.eventually(lambda: _has_template(controller, "snap-test", 1111))
     await kube.create(admin, kube.deployment(ns, "old", templates=("snap-test",)))
-    await kube.wait_for_policy(admin, ns, "deploy-old-snap-test")
+    await kube.wait_for_policy(admin, ns, OLD_SNAP)
 
     await admin.patch(
         ConfigMap,
@@ -148,8 +152,8 @@ async def test_template_edits_leave_existing_policies_and_apply_to_new_ones(
     )
     await kube.eventually(lambda: _has_template(controller, "snap-test", 2222))
     await kube.create(admin, kube.deployment(ns, "new", templates=("snap-test",)))
-    new = await kube.wait_for_policy(admin, ns, "deploy-new-snap-test")
-    old = await kube.get_policy(admin, ns, "deploy-old-snap-test")
+    new = await kube.wait_for_policy(admin, ns, NEW_SNAP)
+    old = await kube.get_policy(admin, ns, OLD_SNAP)
     assert old is not None
     assert old.spec is not None
     assert new.spec is not None
@@ -168,7 +172,7 @@ async def test_template_edits_leave_existing_policies_and_apply_to_new_ones(
     await admin.patch(
         Deployment, "new", {"metadata": {"annotations": {"touch": "1"}}}, namespace=ns
     )
-    assert {"deploy-old-snap-test", "deploy-new-snap-test"} <= await kube.policy_names(admin, ns)
+    assert {OLD_SNAP, NEW_SNAP} <= await kube.policy_names(admin, ns)
 
 
 async def _has_template(controller: Controller, name: str, port: int) -> bool:

@@ -29,15 +29,17 @@ class FreezingWriter(KubeWriter):
         self.frozen.set()
         await asyncio.Event().wait()  # until cancelled: the "crash"
 
-    async def delete_policy(self, namespace: str, name: str) -> None:
+    async def delete(
+        self, namespace: str, name: str, *, uid: str | None, resource_version: str | None
+    ) -> None:
         if self.freeze_on == "delete":
             await self._freeze()
-        await super().delete_policy(namespace, name)
+        await super().delete(namespace, name, uid=uid, resource_version=resource_version)
 
-    async def apply_policy(self, manifest: JsonDict) -> None:
+    async def create(self, manifest: JsonDict) -> None:
         if self.freeze_on == "apply":
             await self._freeze()
-        await super().apply_policy(manifest)
+        await super().create(manifest)
 
 
 async def _crash_during_opt_in(admin: AsyncClient, freeze_on: str) -> str:
@@ -50,7 +52,7 @@ async def _crash_during_opt_in(admin: AsyncClient, freeze_on: str) -> str:
     return ns
 
 
-async def test_a_crash_between_backup_and_delete_resumes_and_loses_nothing(
+async def test_a_crash_between_create_and_delete_resumes_and_loses_nothing(
     admin: AsyncClient,
 ) -> None:
     ns = await _crash_during_opt_in(admin, "delete")
@@ -58,7 +60,8 @@ async def test_a_crash_between_backup_and_delete_resumes_and_loses_nothing(
     assert backup is not None
     assert backup.metadata is not None
     assert (backup.metadata.annotations or {})[naming.PHASE_ANNOTATION] == "pruning"
-    assert await kube.policy_names(admin, ns) == {"legacy"}
+    # The defaults were created before anything was deleted: never less restricted.
+    assert await kube.policy_names(admin, ns) == {"legacy", *DEFAULTS}
 
     async with running_controller(admin):
 
@@ -80,12 +83,12 @@ async def test_a_crash_between_backup_and_delete_resumes_and_loses_nothing(
     assert set(backup.data or {}) == {"legacy.yaml"}
 
 
-async def test_a_crash_between_delete_and_create_still_creates_the_defaults(
+async def test_a_crash_between_backup_and_create_keeps_the_old_policy_then_converges(
     admin: AsyncClient,
 ) -> None:
     ns = await _crash_during_opt_in(admin, "apply")
-    # The old policy is gone but safe in the backup; the defaults are not there yet.
-    assert await kube.policy_names(admin, ns) == set()
+    # Backed up, nothing created yet, so nothing deleted either: the old policy still holds.
+    assert await kube.policy_names(admin, ns) == {"legacy"}
     backup = await kube.backup(admin, ns, NETFENCE_NS)
     assert backup is not None
     assert "legacy.yaml" in (backup.data or {})

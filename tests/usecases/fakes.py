@@ -31,6 +31,7 @@ class FakeCluster:
         # Verbs refused to the caller, as "verb resource" (e.g. "create networkpolicies").
         self.denied = set(denied)
         self.writes: list[str] = []
+        self.version = 0
 
     # --- arranging ---------------------------------------------------------------------
 
@@ -191,12 +192,33 @@ class FakeCluster:
     async def write_backup(self, step: WriteBackup) -> None:
         self.backups[step.namespace] = Backup(step.namespace, step.phase, dict(step.entries))
 
-    async def delete_policy(self, namespace: str, name: str) -> None:
+    async def delete(
+        self, namespace: str, name: str, *, uid: str | None, resource_version: str | None
+    ) -> None:
+        current = self.policies.get((namespace, name))
+        if current is not None and resource_version not in (None, current.resource_version):
+            raise errors.Conflict(f"{name} changed since it was read")
         self.policies.pop((namespace, name), None)
 
-    async def apply_policy(self, manifest: JsonDict) -> None:
+    async def create(self, manifest: JsonDict) -> None:
         policy = conversion.policy_from(manifest)
-        self.policies[(policy.namespace, policy.name)] = policy
+        if (policy.namespace, policy.name) in self.policies:
+            raise errors.Conflict(f"{policy.name} exists")
+        self._store(policy)
+
+    async def update(
+        self, manifest: JsonDict, *, resource_version: str | None, takeover: bool = False
+    ) -> None:
+        policy = conversion.policy_from(manifest)
+        current = self.policies.get((policy.namespace, policy.name))
+        if current is None or resource_version not in (None, current.resource_version):
+            raise errors.Conflict(f"{policy.name} changed since it was read")
+        self._store(policy)
+
+    def _store(self, policy: Policy) -> None:
+        self.version += 1
+        stored = dataclasses.replace(policy, resource_version=str(self.version))
+        self.policies[(policy.namespace, policy.name)] = stored
 
     async def publish(self, notice: Notice) -> None:
         self.notices.append(notice)

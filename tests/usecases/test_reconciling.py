@@ -26,13 +26,20 @@ class FakeCluster:
         self._maybe_fail(f"backup:{step.phase.value}")
         self.backups.append(step)
 
-    async def delete_policy(self, namespace: str, name: str) -> None:
+    async def delete(
+        self, namespace: str, name: str, *, uid: str | None, resource_version: str | None
+    ) -> None:
         self._maybe_fail(f"delete:{name}")
         self.policies.pop(name, None)
 
-    async def apply_policy(self, manifest: JsonDict) -> None:
+    async def create(self, manifest: JsonDict) -> None:
         self._maybe_fail(f"apply:{manifest['metadata']['name']}")
         self.policies[manifest["metadata"]["name"]] = manifest
+
+    async def update(
+        self, manifest: JsonDict, *, resource_version: str | None, takeover: bool = False
+    ) -> None:
+        await self.create(manifest)
 
     async def publish(self, notice: Notice) -> None:
         self.events.append(notice)
@@ -59,14 +66,33 @@ async def test_a_failed_backup_write_deletes_nothing() -> None:
     ]
 
 
-async def test_a_failed_create_still_runs_the_rest_but_does_not_record_the_opt_in() -> None:
+async def test_a_refused_create_keeps_the_old_policies_and_does_not_record_the_opt_in() -> None:
     cluster = FakeCluster(failing={"apply:deny-all-ingress"})
     cluster.policies["old"] = OLD.manifest()
     outcome = await reconciling.execute(opt_in_plan(), writer=cluster, board=cluster)
-    assert set(cluster.policies) == {"allow-namespace-communication"}
+    # Never less restricted than before: the old policy stays until its replacement exists.
+    assert set(cluster.policies) == {"old", "allow-namespace-communication"}
     assert [b.phase for b in cluster.backups] == [Phase.PRUNING]
     assert not outcome.ok
-    assert len(outcome.skipped) == 1
+    assert [s.describe() for s in outcome.skipped] == [
+        "delete NetworkPolicy team-a/old",
+        "record backup of team-a (adopted): old",
+    ]
+
+
+async def test_a_replica_that_lost_the_lease_writes_nothing_more() -> None:
+    cluster = FakeCluster()
+    cluster.policies["old"] = OLD.manifest()
+    calls = iter([True, True])  # leading for the first two steps, then not
+
+    outcome = await reconciling.execute(
+        opt_in_plan(), writer=cluster, board=cluster, leading=lambda: next(calls, False)
+    )
+    assert outcome.fenced
+    assert not outcome.ok
+    assert len(outcome.done) == 2
+    assert "old" in cluster.policies  # the delete came after the Lease was gone
+    assert [b.phase for b in cluster.backups] == [Phase.PRUNING]
 
 
 async def test_a_clean_run_posts_an_event_per_action() -> None:
@@ -77,9 +103,9 @@ async def test_a_clean_run_posts_an_event_per_action() -> None:
     assert [b.phase for b in cluster.backups] == [Phase.PRUNING, Phase.ADOPTED]
     assert [e.reason for e in cluster.events] == [
         "PoliciesBackedUp",
+        "PolicyCreated",
+        "PolicyCreated",
         "PolicyDeleted",
-        "PolicyCreated",
-        "PolicyCreated",
         "NamespaceManaged",
     ]
 
@@ -136,7 +162,9 @@ async def test_a_failed_step_is_reported_with_its_cause_once_and_the_pass_is_not
     async def refuse(manifest: JsonDict) -> None:
         raise RuntimeError("admission webhook denied it")
 
-    fake.apply_policy = refuse  # type: ignore[method-assign]
+    # (the fake's create is replaced: every create is refused)
+
+    fake.create = refuse  # type: ignore[method-assign]
     assert not await reconciler.reconcile("team-a")
     assert not await reconciler.reconcile("team-a")
     failed = [n for n in fake.notices if n.reason == "ReconcileFailed"]
@@ -163,3 +191,26 @@ async def test_a_broken_template_is_reported_once_until_it_changes() -> None:
     await reconciler.report_catalog(parse_catalog({}))
     await reconciler.report_catalog(broken)
     assert [n.reason for n in fake.notices] == ["InvalidTemplate", "InvalidTemplate"]
+
+
+async def test_an_object_rewritten_too_often_is_left_alone_with_one_warning() -> None:
+    now = [0.0]
+    guard = reconciling.RewriteGuard(limit=3, window=60, clock=lambda: now[0])
+    fake, _ = _managed()
+    reconciler = reconciling.Reconciler(
+        fake, fake, fake, netfence_namespace=NETFENCE_NS, rewrites=guard
+    )
+    # Something else deletes the attachment policy as soon as netfence makes it.
+    for _ in range(6):
+        await reconciler.reconcile("team-a")
+        fake.policies.pop(("team-a", "deploy-web-http"), None)
+        now[0] += 1
+    assert [n.reason for n in fake.notices].count("RewriteLoop") == 1
+    created = [n for n in fake.notices if n.reason == "TemplateApplied"]
+    assert len(created) == 3
+    # The rest of the namespace is still served: its defaults exist.
+    assert ("team-a", naming.DENY_ALL_INGRESS) in fake.policies
+    # Once the writes age out of the window, it is managed again.
+    now[0] += 120
+    await reconciler.reconcile("team-a")
+    assert ("team-a", "deploy-web-http") in fake.policies

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from typing import Annotated
 
 import typer
@@ -11,7 +12,6 @@ from netfence.cli import impacts, output
 from netfence.cli.context import Settings, fail, out, run, settings
 from netfence.cli.output import Format
 from netfence.core import naming
-from netfence.core.objects import Phase
 from netfence.usecases import connectivity, namespaces
 
 OutputOption = Annotated[Format, typer.Option("-o", "--output", help="table, json or yaml")]
@@ -92,15 +92,23 @@ async def _enable(s: Settings, name: str, *, dry_run: bool, wait: float, fmt: Fo
                 impacts.print_impact(preview.impact)
                 out.print("[dim]Dry run: nothing was changed.[/]")
             return
+        # A second of slack: the controller's clock and ours may differ a little.
+        since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
         await namespaces.enable(cluster, name)
         if fmt is Format.TABLE:
             out.print(f"Namespace [bold]{name}[/] labelled {naming.MANAGED_NAMESPACE_LABEL}=true.")
         if wait <= 0:
             return
-        backup = await namespaces.until_phase(cluster.reader, name, Phase.ADOPTED, timeout=wait)
+        progress = await namespaces.until_enabled(cluster.reader, name, timeout=wait, since=since)
     if fmt is not Format.TABLE:
         return
-    if backup is None:
+    if progress.problems:
+        fail(
+            f"netfence could not finish enabling {name}; its old policies stay in place "
+            f"until it can. The controller reports: {progress.problems[0]}",
+            1,
+        )
+    if progress.backup is None:
         fail(
             f"the controller did not finish within {wait:.0f}s; is it running? "
             f"Check `netfence status` and `kubectl get events -n {name}`.",

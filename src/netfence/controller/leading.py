@@ -1,7 +1,11 @@
 """Leader election on a coordination.k8s.io Lease, so two replicas never both write.
 
 Every replica keeps its caches warm; only the holder of the Lease reconciles. A replica
-that cannot renew in time stops reconciling before another may take over.
+that cannot renew in time stops writing before another may take over: `is_leader` is
+decided by this process's own monotonic clock from the moment a renewal was *sent*, so a
+replica that was paused (SIGSTOP, a long GC, a frozen VM) knows on waking that its Lease
+may be gone, before it writes anything. A graceful stop releases the Lease so another
+replica takes over within a retry period instead of a Lease duration.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import time
 
 from lightkube import ApiError, AsyncClient
 from lightkube.models.coordination_v1 import LeaseSpec
@@ -32,6 +37,7 @@ class LeaderElector:
         identity: str,
         lease_seconds: int = 15,
         renew_seconds: float = 5.0,
+        retry_seconds: float = 1.0,
     ) -> None:
         self._client = client
         self._namespace = namespace
@@ -39,15 +45,17 @@ class LeaderElector:
         self.identity = identity
         self._lease_seconds = lease_seconds
         self._renew_seconds = renew_seconds
+        self._retry_seconds = retry_seconds
         self.leading = asyncio.Event()
-        self._renewed_at: datetime.datetime | None = None
+        # time.monotonic() when the last successful renewal was sent.
+        self._renewed_at: float | None = None
 
     def is_leader(self) -> bool:
-        """True only while the last renewal is fresh enough that no one else can hold it."""
+        """True only while the last renewal is fresh enough, by this process's own clock,
+        that no one else can hold the Lease (with a margin for clock rates)."""
         if not self.leading.is_set() or self._renewed_at is None:
             return False
-        deadline = self._renewed_at + datetime.timedelta(seconds=self._lease_seconds * 0.8)
-        return _now() < deadline
+        return time.monotonic() < self._renewed_at + self._lease_seconds * 0.8
 
     async def run(self) -> None:
         try:
@@ -63,11 +71,12 @@ class LeaderElector:
                 elif not held and self.leading.is_set():
                     logger.warning("lost leadership (%s)", self.identity)
                     self.leading.clear()
-                await asyncio.sleep(self._renew_seconds if held else self._renew_seconds / 2)
+                await asyncio.sleep(self._renew_seconds if held else self._retry_seconds)
         finally:
             await self._release()
 
     async def _try_acquire_or_renew(self) -> bool:
+        sent = time.monotonic()
         now = _now()
         try:
             lease = await self._client.get(Lease, self._name, namespace=self._namespace)
@@ -86,7 +95,7 @@ class LeaderElector:
                     ),
                 )
             )
-            self._renewed_at = now
+            self._renewed_at = sent
             return True
         spec = lease.spec or LeaseSpec()
         holder = spec.holderIdentity
@@ -111,13 +120,14 @@ class LeaderElector:
             if e.status.code == 409:
                 return False
             raise
-        self._renewed_at = now
+        self._renewed_at = sent
         return True
 
     async def _release(self) -> None:
         if not self.leading.is_set():
             return
         self.leading.clear()
+        self._renewed_at = None
         try:
             lease = await self._client.get(Lease, self._name, namespace=self._namespace)
             if lease.spec and lease.spec.holderIdentity == self.identity:

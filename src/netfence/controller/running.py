@@ -74,6 +74,7 @@ class Controller:
             self.writer,
             self.writer,
             netfence_namespace=settings.netfence_namespace,
+            leading=self.elector.is_leader,
         )
         self._report_catalog_soon = False
         self.ready = asyncio.Event()

@@ -79,6 +79,10 @@ def policy_from(document: Mapping[str, Any], *, namespace: str | None = None) ->
         labels=labels_of(metadata.get("labels")),
         annotations=annotations,
         spec=dict(document.get("spec") or {}),
+        uid=str(metadata["uid"]) if metadata.get("uid") else None,
+        resource_version=(
+            str(metadata["resourceVersion"]) if metadata.get("resourceVersion") else None
+        ),
     )
 
 

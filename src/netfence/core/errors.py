@@ -94,5 +94,9 @@ class ClusterError(NetfenceError):
     """The cluster could not be reached or answered with an unexpected error."""
 
 
+class Fenced(NetfenceError):
+    """This replica no longer holds the Lease, by its own clock: it must not write."""
+
+
 class Refused(NetfenceError):
     """netfence itself declines the request (for example, managing kube-system)."""

@@ -90,11 +90,19 @@ _KIND_ABBREVIATIONS: Final = {
 
 
 def attachment_policy_name(kind: str, name: str, template: str) -> str:
-    """The NetworkPolicy name for one template attached to one controller.
+    """The NetworkPolicy name for one template attached to one controller: one name per
+    (kind, controller, template), never the same for two of them.
 
     The kind is part of the name because a Deployment and a StatefulSet may share a name.
+    `<kind>-<controller>-<template>` alone is ambiguous once the template holds a dash
+    (`web-api` + `http` and `web` + `api-http` would both be `deploy-web-api-http`), so
+    such names, and names too long for the API, end in `.` and a digest of the pair. A
+    plain name ends in a template name, which has no dot; a digested one ends in a dot
+    and the digest, so the two forms never meet either.
     """
-    full = f"{_KIND_ABBREVIATIONS.get(kind, kind.lower())}-{name}-{template}"
-    if len(full) <= _MAX_NAME:
+    abbreviation = _KIND_ABBREVIATIONS.get(kind, kind.lower())
+    full = f"{abbreviation}-{name}-{template}"
+    if "-" not in template and len(full) <= _MAX_NAME:
         return full
-    return f"{full[: _MAX_NAME - 11].rstrip('-.')}-{_digest(full)}"
+    digest = _digest(f"{kind}/{name}/{template}")
+    return f"{full[: _MAX_NAME - len(digest) - 1].rstrip('-.')}.{digest}"

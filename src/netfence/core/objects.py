@@ -134,6 +134,12 @@ class Policy:
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
     spec: JsonDict = field(default_factory=dict)
+    # Which object this is and which version of it was read: deletes and replaces carry
+    # them as preconditions, so a plan made from stale state fails instead of acting.
+    # Not part of a policy's identity for equality: two reads of the same policy compare
+    # equal by content.
+    uid: str | None = field(default=None, compare=False)
+    resource_version: str | None = field(default=None, compare=False)
 
     @property
     def role(self) -> str | None:

@@ -2,11 +2,14 @@
 
 `plan_namespace` is purely computational, no side effects. It receives everything the
 cluster holds for one namespace and returns the ordered steps that make it right, plus the
-refusals to report. The steps are ordered for safety: a backup is written before anything
-is deleted, and the executor (`usecases.reconciling.execute`) stops at a failed backup
-write, so no policy is ever deleted without its backup; other failed steps do not stop
-the independent ones after them, and no phase is recorded past a failure. Every step is
-idempotent, so re-planning after a crash at any point converges.
+refusals to report. The steps are ordered for safety, so a namespace is never less
+restricted than before, even for a moment: the backup is written first; then what
+protects is created (the defaults and the attachments' policies); only then are the old
+policies it replaces deleted. The executor (`usecases.reconciling.execute`) stops at a
+failed backup write, and skips every pruning delete once any step before it failed, so a
+refused create leaves the old policies in place. Deletes and updates carry the uid and
+resourceVersion they were planned from. Every step is idempotent, so re-planning after a
+crash at any point converges.
 """
 
 from __future__ import annotations
@@ -57,6 +60,12 @@ class DeletePolicy:
     namespace: str
     name: str
     notice: Notice | None = None
+    # Preconditions: the object and the version of it this step was planned from.
+    uid: str | None = None
+    resource_version: str | None = None
+    # A policy netfence did not make, backed up and replaced by what was created before
+    # it: deleted only when every step before it succeeded.
+    prune: bool = False
 
     def describe(self) -> str:
         return f"delete NetworkPolicy {self.namespace}/{self.name}"
@@ -67,6 +76,11 @@ class ApplyPolicy:
     manifest: JsonDict
     exists: bool
     notice: Notice | None = None
+    # For an existing policy, the version planned from (a precondition of the update).
+    resource_version: str | None = None
+    # An existing policy netfence did not make, backed up and replaced in one write (a
+    # default of the same name as a policy being adopted).
+    takeover: bool = False
 
     @property
     def name(self) -> str:
@@ -161,6 +175,8 @@ def _plan_unmanaged(state: NamespaceState) -> Plan:
                         "PolicyDeleted",
                         f"Deleted NetworkPolicy {policy.name}: namespace is no longer managed",
                     ),
+                    uid=policy.uid,
+                    resource_version=policy.resource_version,
                 )
             )
     backup = state.backup
@@ -203,37 +219,38 @@ def _plan_managed(
     catalog: templates.Catalog,
     remembered: Mapping[AttachmentKey, str],
 ) -> Plan:
-    """The steps, in this order: while adopting, back up the policies netfence did not make
-    and delete them; apply the desired policies; delete netfence's own unwanted ones; and,
-    while adopting, record the backup as adopted."""
+    """The steps, in this order: while adopting, back up the policies netfence did not make;
+    create or repair the desired policies; while adopting, delete the backed-up ones they
+    replace; delete netfence's own unwanted ones; and, while adopting, record the backup
+    as adopted."""
     steps: list[Step] = []
     existing = {policy.name: policy for policy in state.policies}
     adopting = state.backup is None or state.backup.phase is not Phase.ADOPTED
     entries: dict[str, JsonDict] = dict(state.backup.entries) if state.backup else {}
-
+    unmanaged: list[Policy] = []
     if adopting:
         unmanaged = sorted((p for p in state.policies if not p.is_managed), key=lambda p: p.name)
         for policy in unmanaged:
             entries[policy.name] = policy.manifest()
-        steps.extend(_backup_and_prune(state, entries, unmanaged))
-        for policy in unmanaged:
-            del existing[policy.name]
+        steps.extend(_backup(state, entries, unmanaged))
 
     desired, refusals, snapshots = _desired_policies(state, catalog, remembered)
-    applies, taken = _apply_desired(state.name, desired, existing)
+    adopted = {p.name for p in unmanaged}
+    applies, taken = _apply_desired(state.name, desired, existing, adopted=adopted)
     steps.extend(applies)
     refusals.extend(taken)
+    taken_over = {s.name for s in applies if isinstance(s, ApplyPolicy) and s.takeover}
+    steps.extend(_prune(state.name, [p for p in unmanaged if p.name not in taken_over]))
     steps.extend(_delete_unwanted(state, desired))
     if adopting:
         steps.append(_adopted(state.name, entries))
     return Plan(state.name, steps=tuple(steps), refusals=tuple(refusals), snapshots=snapshots)
 
 
-def _backup_and_prune(
+def _backup(
     state: NamespaceState, entries: Mapping[str, JsonDict], unmanaged: Sequence[Policy]
 ) -> list[Step]:
-    """Record ``entries`` as the backup being pruned (unless it already is), then delete
-    the ``unmanaged`` policies it holds."""
+    """Record ``entries`` as the backup being pruned, unless it already is."""
     steps: list[Step] = []
     backup = state.backup
     if backup is None or backup.phase is not Phase.PRUNING or dict(backup.entries) != entries:
@@ -252,40 +269,70 @@ def _backup_and_prune(
                 ),
             )
         )
-    for policy in unmanaged:
-        steps.append(
-            DeletePolicy(
-                state.name,
-                policy.name,
-                _namespace_normal(
-                    state.name,
-                    "PolicyDeleted",
-                    f"Deleted NetworkPolicy {policy.name} (kept in the backup)",
-                ),
-            )
-        )
     return steps
 
 
+def _prune(namespace: str, unmanaged: Sequence[Policy]) -> list[Step]:
+    """Delete the backed-up policies, each only if it is still the version backed up."""
+    return [
+        DeletePolicy(
+            namespace,
+            policy.name,
+            _namespace_normal(
+                namespace,
+                "PolicyDeleted",
+                f"Deleted NetworkPolicy {policy.name} (kept in the backup)",
+            ),
+            uid=policy.uid,
+            resource_version=policy.resource_version,
+            prune=True,
+        )
+        for policy in unmanaged
+    ]
+
+
 def _apply_desired(
-    namespace: str, desired: Sequence[JsonDict], existing: Mapping[str, Policy]
+    namespace: str,
+    desired: Sequence[JsonDict],
+    existing: Mapping[str, Policy],
+    *,
+    adopted: set[str],
 ) -> tuple[list[Step], list[Notice]]:
-    """Create what is missing and restore what drifted; a desired name held by a policy
-    netfence did not make is refused, never overwritten."""
+    """Create what is missing and restore what drifted. A desired name held by a policy
+    netfence did not make is refused, never overwritten, unless that policy is being
+    adopted (backed up first): then it is replaced in one write, so the name is never
+    without a policy."""
     steps: list[Step] = []
     refusals: list[Notice] = []
     for manifest in desired:
         name = manifest["metadata"]["name"]
         current = existing.get(name)
-        if current is not None and not current.is_managed:
-            refusals.append(_name_taken(namespace, manifest))
-            continue
         if current is None:
             steps.append(ApplyPolicy(manifest, exists=False, notice=_created_notice(manifest)))
+        elif not current.is_managed:
+            if name not in adopted:
+                refusals.append(_name_taken(namespace, manifest))
+                continue
+            steps.append(
+                ApplyPolicy(
+                    manifest,
+                    exists=True,
+                    notice=_created_notice(manifest),
+                    resource_version=current.resource_version,
+                    takeover=True,
+                )
+            )
         elif policies.differs(
             manifest, labels=current.labels, annotations=current.annotations, spec=current.spec
         ):
-            steps.append(ApplyPolicy(manifest, exists=True, notice=_repaired_notice(manifest)))
+            steps.append(
+                ApplyPolicy(
+                    manifest,
+                    exists=True,
+                    notice=_repaired_notice(manifest),
+                    resource_version=current.resource_version,
+                )
+            )
     return steps, refusals
 
 
@@ -293,7 +340,13 @@ def _delete_unwanted(state: NamespaceState, desired: Sequence[JsonDict]) -> list
     """Delete the policies netfence made that are no longer desired, in name order."""
     wanted = {manifest["metadata"]["name"] for manifest in desired}
     return [
-        DeletePolicy(state.name, policy.name, _removed_notice(state, policy))
+        DeletePolicy(
+            state.name,
+            policy.name,
+            _removed_notice(state, policy),
+            uid=policy.uid,
+            resource_version=policy.resource_version,
+        )
         for policy in sorted(state.policies, key=lambda p: p.name)
         if policy.is_managed and policy.name not in wanted
     ]

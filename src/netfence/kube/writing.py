@@ -14,10 +14,10 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Event
 from lightkube.resources.networking_v1 import NetworkPolicy
 
-from netfence.core import conversion, naming, policies
+from netfence.core import conversion, errors, naming, policies
 from netfence.core.objects import JsonDict
 from netfence.core.planning import Notice, WriteBackup
-from netfence.kube import failures
+from netfence.kube import deleting, failures
 
 logger = logging.getLogger(__name__)
 
@@ -48,41 +48,98 @@ class KubeWriter:
         with failures.translated(f"write the backup of namespace {step.namespace}"):
             await self._client.apply(config_map, force=True)
 
-    async def delete_policy(self, namespace: str, name: str) -> None:
-        with failures.translated(f"delete NetworkPolicy {namespace}/{name}"):
-            try:
-                await self._client.delete(NetworkPolicy, name, namespace=namespace)
-            except ApiError as e:
-                if e.status.code != 404:
-                    raise
-
-    async def apply_policy(self, manifest: JsonDict) -> None:
+    async def create(self, manifest: JsonDict) -> None:
         name = manifest["metadata"]["name"]
         namespace = manifest["metadata"]["namespace"]
         obj = cast(NetworkPolicy, NetworkPolicy.from_dict(manifest))
-        with failures.translated(f"apply NetworkPolicy {namespace}/{name}"):
-            result = await self._client.apply(obj, force=True)
-            meta = result.metadata
-            assert meta is not None
-            spec = result.spec.to_dict() if result.spec is not None else {}
-            if policies.differs(
-                manifest, labels=meta.labels or {}, annotations=meta.annotations or {}, spec=spec
-            ):
-                # Someone else's field manager owns a field netfence does not set (for
-                # example an `egress` list added by `kubectl edit`); apply leaves it in
-                # place, so replace the whole spec, guarded by the resourceVersion.
-                replacement = cast(NetworkPolicy, NetworkPolicy.from_dict(manifest))
-                assert replacement.metadata is not None
-                replacement.metadata.resourceVersion = meta.resourceVersion
-                replacement.metadata.labels = {
-                    **(meta.labels or {}),
-                    **(replacement.metadata.labels or {}),
-                }
-                replacement.metadata.annotations = {
-                    **(meta.annotations or {}),
-                    **(replacement.metadata.annotations or {}),
-                }
-                await self._client.replace(replacement)
+        with failures.translated(f"create NetworkPolicy {namespace}/{name}"):
+            try:
+                await self._client.create(obj)
+            except ApiError as e:
+                if e.status.code != 409:
+                    raise
+                raise errors.Conflict(
+                    f"cannot create NetworkPolicy {namespace}/{name}: a policy of that name "
+                    "was created by someone else meanwhile; it was left as it is"
+                ) from e
+
+    async def update(
+        self, manifest: JsonDict, *, resource_version: str | None, takeover: bool = False
+    ) -> None:
+        name = manifest["metadata"]["name"]
+        namespace = manifest["metadata"]["namespace"]
+        with failures.translated(f"update NetworkPolicy {namespace}/{name}"):
+            try:
+                if takeover:
+                    # A backed-up policy of another maker under a name netfence needs: one
+                    # replace, guarded by the version that was backed up.
+                    await self._replace(manifest, resource_version, keep=None)
+                else:
+                    await self._apply(manifest, resource_version)
+            except ApiError as e:
+                if e.status.code == 409:
+                    raise errors.Conflict(
+                        f"cannot update NetworkPolicy {namespace}/{name}: it changed since it "
+                        "was read; it will be planned again"
+                    ) from e
+                raise
+
+    async def _apply(self, manifest: JsonDict, resource_version: str | None) -> None:
+        obj = cast(NetworkPolicy, NetworkPolicy.from_dict(manifest))
+        assert obj.metadata is not None
+        # A resourceVersion in an apply is a precondition: 409 if the policy changed since.
+        obj.metadata.resourceVersion = resource_version
+        result = await self._client.apply(obj, force=True)
+        meta = result.metadata
+        assert meta is not None
+        spec = result.spec.to_dict() if result.spec is not None else {}
+        if policies.differs(
+            manifest, labels=meta.labels or {}, annotations=meta.annotations or {}, spec=spec
+        ):
+            # Someone else's field manager owns a field netfence does not set (for
+            # example an `egress` list added by `kubectl edit`); apply leaves it in
+            # place, so replace the whole spec, guarded by the resourceVersion.
+            await self._replace(manifest, meta.resourceVersion, keep=meta)
+
+    async def _replace(
+        self, manifest: JsonDict, resource_version: str | None, *, keep: ObjectMeta | None
+    ) -> None:
+        replacement = cast(NetworkPolicy, NetworkPolicy.from_dict(manifest))
+        assert replacement.metadata is not None
+        replacement.metadata.resourceVersion = resource_version
+        if keep is not None:
+            replacement.metadata.labels = {
+                **(keep.labels or {}),
+                **(replacement.metadata.labels or {}),
+            }
+            replacement.metadata.annotations = {
+                **(keep.annotations or {}),
+                **(replacement.metadata.annotations or {}),
+            }
+        await self._client.replace(replacement)
+
+    async def delete(
+        self, namespace: str, name: str, *, uid: str | None, resource_version: str | None
+    ) -> None:
+        with failures.translated(f"delete NetworkPolicy {namespace}/{name}"):
+            try:
+                await deleting.delete_if_unchanged(
+                    self._client,
+                    NetworkPolicy,
+                    name,
+                    namespace=namespace,
+                    uid=uid,
+                    resource_version=resource_version,
+                )
+            except ApiError as e:
+                if e.status.code == 404:
+                    return  # already gone: what the step wanted
+                if e.status.code == 409:
+                    raise errors.Conflict(
+                        f"cannot delete NetworkPolicy {namespace}/{name}: it changed since it "
+                        "was read (someone restored or replaced it); it will be planned again"
+                    ) from e
+                raise
 
     async def publish(self, notice: Notice) -> None:
         if notice.kind == "Namespace":

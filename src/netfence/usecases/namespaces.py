@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime
 import time
 from dataclasses import dataclass, field
 
@@ -15,7 +16,13 @@ from netfence.core.objects import Backup, Namespace, Phase, Policy
 from netfence.core.planning import ApplyPolicy, DeletePolicy, NamespaceState, Plan, plan_namespace
 from netfence.core.templates import Catalog
 from netfence.usecases import connectivity, permissions
-from netfence.usecases.ports import EMPTY_CATALOG, Cluster, ClusterChanges, ClusterReader
+from netfence.usecases.ports import (
+    EMPTY_CATALOG,
+    Cluster,
+    ClusterChanges,
+    ClusterReader,
+    ClusterViews,
+)
 
 POLL_SECONDS = 0.2
 
@@ -64,6 +71,8 @@ class NamespaceDetail:
     summary: summaries.NamespaceSummary
     catalog: Catalog
     permissions: dict[str, bool]
+    # While an opt-in has not finished: why, in the controller's words.
+    failures: tuple[str, ...] = ()
 
 
 async def detail(cluster: Cluster, name: str) -> NamespaceDetail:
@@ -82,7 +91,10 @@ async def detail(cluster: Cluster, name: str) -> NamespaceDetail:
         ),
     )
     summary = summaries.summarize_namespace(state, netfence_namespace=ns)
-    return NamespaceDetail(state, summary, stored.catalog, allowed)
+    failures: tuple[str, ...] = ()
+    if summary.state == "enabling":
+        failures = (await failures_since(cluster.reader, name))[:3]
+    return NamespaceDetail(state, summary, stored.catalog, allowed, failures)
 
 
 async def policies(cluster: Cluster, name: str) -> list[summaries.PolicySummary]:
@@ -158,17 +170,51 @@ async def enable(cluster: Cluster, name: str) -> bool:
     return not is_managed(state)
 
 
-async def until_phase(
-    reader: ClusterReader, name: str, phase: Phase, *, timeout: float
-) -> Backup | None:
-    """The namespace's backup once the controller recorded `phase` on it, or None."""
+# Why the controller could not finish what it was asked to do, as it reports it.
+FAILURE_REASONS = frozenset({"ReconcileFailed", "PolicyNameTaken"})
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How an opt-in went: adopted (its backup), or the controller's reasons why not yet."""
+
+    backup: Backup | None
+    problems: tuple[str, ...] = ()
+
+
+async def until_enabled(
+    reader: ClusterViews, name: str, *, timeout: float, since: datetime.datetime
+) -> Progress:
+    """Wait for the opt-in to be recorded, or for the controller to say why it cannot
+    finish (a create the API server refused, say): its Warning events since `since`."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         backup = await reader.backup(name)
-        if backup is not None and backup.phase is phase:
-            return backup
+        if backup is not None and backup.phase is Phase.ADOPTED:
+            return Progress(backup)
+        problems = await failures_since(reader, name, since)
+        if problems or time.monotonic() >= deadline:
+            return Progress(None, problems)
         await asyncio.sleep(POLL_SECONDS)
-    return None
+
+
+async def failures_since(
+    reader: ClusterViews, name: str, since: datetime.datetime | None = None
+) -> tuple[str, ...]:
+    """The controller's failure reports on a namespace (newest first), since a time."""
+    try:
+        events = await reader.events(name)
+    except errors.NetfenceError:
+        return ()  # events are optional detail; the wait still says it did not finish
+    found = [
+        e
+        for e in events
+        if e.type == "Warning"
+        and e.reason in FAILURE_REASONS
+        and (since is None or (e.time is not None and e.time >= since))
+    ]
+    found.sort(key=lambda e: e.time or since or datetime.datetime.min, reverse=True)
+    return tuple(dict.fromkeys(e.message for e in found))
 
 
 # --- disable -----------------------------------------------------------------------------

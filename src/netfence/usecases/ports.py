@@ -156,13 +156,30 @@ class Cluster:
 
 
 class PolicyWriter(Protocol):
-    """Writes the objects a plan changes. Each call is idempotent."""
+    """Writes the objects a plan changes, each guarded so that a plan made from stale state
+    fails (Conflict) instead of acting. Each call is idempotent."""
 
     async def write_backup(self, step: WriteBackup) -> None: ...
 
-    async def delete_policy(self, namespace: str, name: str) -> None: ...
+    async def create(self, manifest: JsonDict) -> None:
+        """A policy under a name used for the first time: a plain create, so a name taken
+        meanwhile (by anyone) answers Conflict and nothing is touched."""
+        ...
 
-    async def apply_policy(self, manifest: JsonDict) -> None: ...
+    async def update(
+        self, manifest: JsonDict, *, resource_version: str | None, takeover: bool = False
+    ) -> None:
+        """Bring an existing policy to `manifest`, only if it is still at `resource_version`
+        (Conflict otherwise). `takeover` replaces a backed-up policy netfence did not make
+        with its own, in one write."""
+        ...
+
+    async def delete(
+        self, namespace: str, name: str, *, uid: str | None, resource_version: str | None
+    ) -> None:
+        """Delete a policy only if it is still that object at that version (Conflict
+        otherwise); one that is already gone is fine."""
+        ...
 
 
 class NoticeBoard(Protocol):

@@ -8,11 +8,24 @@ ports, and is tested with fakes (tests/usecases/test_reconciling.py).
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from netfence.core import naming, planning, templates
-from netfence.core.planning import AttachmentKey, Notice, Plan, Severity, Step, WriteBackup
+from netfence.core import errors, naming, planning, templates
+from netfence.core.planning import (
+    ApplyPolicy,
+    AttachmentKey,
+    DeletePolicy,
+    Notice,
+    Plan,
+    Severity,
+    Step,
+    WriteBackup,
+)
 from netfence.usecases.ports import ClusterReader, NoticeBoard, PolicyWriter
 
 logger = logging.getLogger(__name__)
@@ -25,30 +38,56 @@ class Outcome:
     done: list[Step] = field(default_factory=list)
     failures: list[tuple[Step, Exception]] = field(default_factory=list)
     skipped: list[Step] = field(default_factory=list)
+    # The replica lost the Lease (by its own clock) before this step: nothing from it on
+    # was written.
+    fenced: bool = False
 
     @property
     def ok(self) -> bool:
-        return not self.failures and not self.skipped
+        return not self.failures and not self.skipped and not self.fenced
 
 
-async def execute(plan: Plan, *, writer: PolicyWriter, board: NoticeBoard | None = None) -> Outcome:
+async def execute(
+    plan: Plan,
+    *,
+    writer: PolicyWriter,
+    board: NoticeBoard | None = None,
+    leading: Callable[[], bool] | None = None,
+) -> Outcome:
     """Carry out a plan's steps in order; the order is what keeps every change safe.
 
+    - Before every write, `leading` (when given) must still say this replica holds the
+      Lease; once it does not, nothing more is written or posted.
     - A failed backup write stops everything after it: nothing is deleted without its backup.
+    - Once any step failed, the pruning deletes after it are skipped: the old policies stay
+      until what replaces them exists, so a refused create never opens the namespace.
     - Any other failed step is reported and the independent steps after it still run, so one
       bad attachment does not hold up the rest of the namespace.
     - A phase is recorded (backup written again) only when every step before it succeeded;
       otherwise the next pass resumes the opt-in or opt-out from where it stands.
 
-    The caller re-plans from fresh state and retries; every step is idempotent.
+    The caller re-plans from fresh state and retries; every step is idempotent, and every
+    delete and update carries the version it was planned from.
     """
     outcome = Outcome()
     for index, step in enumerate(plan.steps):
+        if leading is not None and not leading():
+            outcome.fenced = True
+            outcome.skipped.extend(plan.steps[index:])
+            logger.warning("no longer leading: %d steps not written", len(plan.steps) - index)
+            break
         if isinstance(step, WriteBackup) and outcome.failures:
             outcome.skipped.extend(plan.steps[index:])
             break
+        if isinstance(step, DeletePolicy) and step.prune and outcome.failures:
+            outcome.skipped.append(step)
+            continue
         try:
             await _run(step, writer)
+        except errors.Fenced:
+            outcome.fenced = True
+            outcome.skipped.extend(plan.steps[index:])
+            break
         except Exception as e:  # noqa: BLE001 - reported per step; the caller retries
             outcome.failures.append((step, e))
             logger.warning(
@@ -68,10 +107,16 @@ async def _run(step: Step, writer: PolicyWriter) -> None:
     match step:
         case WriteBackup():
             await writer.write_backup(step)
-        case planning.DeletePolicy(namespace=namespace, name=name):
-            await writer.delete_policy(namespace, name)
-        case planning.ApplyPolicy(manifest=manifest):
-            await writer.apply_policy(manifest)
+        case DeletePolicy():
+            await writer.delete(
+                step.namespace, step.name, uid=step.uid, resource_version=step.resource_version
+            )
+        case ApplyPolicy(exists=False):
+            await writer.create(step.manifest)
+        case ApplyPolicy():
+            await writer.update(
+                step.manifest, resource_version=step.resource_version, takeover=step.takeover
+            )
 
 
 async def publish(board: NoticeBoard, notice: Notice) -> None:
@@ -87,6 +132,78 @@ def failure_notice(namespace: str, step: Step, error: Exception) -> Notice:
     return planning.namespace_warning(
         namespace, "ReconcileFailed", f"could not {step.describe()}: {error}; will retry{after}"
     )
+
+
+class RewriteGuard:
+    """Leaves alone an object netfence rewrote too often lately.
+
+    Two things fighting over one policy (another controller, a mutating webhook, a name
+    two attachments map to) would otherwise have netfence rewrite it in a tight loop,
+    flooding the API server and the Events. Past `limit` writes of one object within
+    `window` seconds, the steps touching it are held back (the rest of the plan runs) and
+    one Warning says why; it is written again once its writes age out of the window.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int = 10,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._limit = limit
+        self._window = window
+        self._clock = clock
+        self._writes: dict[tuple[str, str], collections.deque[float]] = {}
+
+    def _recent(self, key: tuple[str, str], now: float) -> int:
+        times = self._writes.get(key)
+        if times is None:
+            return 0
+        while times and times[0] <= now - self._window:
+            times.popleft()
+        if not times:
+            del self._writes[key]
+            return 0
+        return len(times)
+
+    def hold_back(self, plan: Plan) -> tuple[Plan, set[Notice]]:
+        """The plan without the steps on objects written `limit` times lately, and a
+        Warning for each such object."""
+        now = self._clock()
+        kept: list[Step] = []
+        held: set[Notice] = set()
+        for step in plan.steps:
+            key = _object_of(step)
+            if key is not None and self._recent(key, now) >= self._limit:
+                held.add(
+                    planning.namespace_warning(
+                        key[0],
+                        "RewriteLoop",
+                        f"NetworkPolicy {key[1]} was rewritten {self._limit} times within "
+                        f"{self._window:.0f}s: something else keeps changing it (another "
+                        "controller or a webhook?); netfence leaves it alone for now and "
+                        "keeps managing the rest",
+                    )
+                )
+                continue
+            kept.append(step)
+        if len(kept) == len(plan.steps):
+            return plan, held
+        return dataclasses.replace(plan, steps=tuple(kept)), held
+
+    def record(self, done: list[Step]) -> None:
+        now = self._clock()
+        for step in done:
+            key = _object_of(step)
+            if key is not None:
+                self._writes.setdefault(key, collections.deque()).append(now)
+
+
+def _object_of(step: Step) -> tuple[str, str] | None:
+    if isinstance(step, ApplyPolicy | DeletePolicy):
+        return step.namespace, step.name
+    return None
 
 
 class Reconciler:
@@ -107,11 +224,15 @@ class Reconciler:
         board: NoticeBoard,
         *,
         netfence_namespace: str,
+        leading: Callable[[], bool] | None = None,
+        rewrites: RewriteGuard | None = None,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self._board = board
         self._netfence_namespace = netfence_namespace
+        self._leading = leading
+        self._rewrites = rewrites or RewriteGuard()
         self._remembered: dict[str, dict[AttachmentKey, str]] = {}
         self._reported: dict[str, set[Notice]] = {}
         self._catalog_reported: set[Notice] = set()
@@ -131,10 +252,14 @@ class Reconciler:
             self._remembered.pop(name, None)
         else:
             self._remembered[name] = dict(plan.snapshots)
+        plan, held = self._rewrites.hold_back(plan)
         if not plan.is_empty:
             logger.info("namespace %s: %s", name, "; ".join(s.describe() for s in plan.steps))
-        outcome = await execute(plan, writer=self._writer, board=self._board)
-        problems = set(plan.refusals)
+        outcome = await execute(plan, writer=self._writer, board=self._board, leading=self._leading)
+        self._rewrites.record(outcome.done)
+        if outcome.fenced:
+            return False
+        problems = set(plan.refusals) | held
         problems.update(failure_notice(name, step, error) for step, error in outcome.failures)
         for notice in problems - self._reported.get(name, set()):
             await publish(self._board, notice)

@@ -152,6 +152,11 @@ def namespace_detail(found: namespaces.NamespaceDetail) -> schemas.NamespaceDeta
             f"{summary.unmanaged_policies} NetworkPolicies here were not made by netfence; "
             "they still apply, alongside netfence's."
         )
+    for failure in found.failures:
+        warnings.append(
+            f"netfence could not finish enabling {state.name}; its old policies stay in "
+            f"place until it can. The controller reports: {failure}"
+        )
     return schemas.NamespaceDetail(
         name=state.name,
         state=summary.state,
