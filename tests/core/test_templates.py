@@ -464,3 +464,100 @@ def test_a_catalog_key_must_match_its_templates_name() -> None:
     template = templates.Template(name="a", egress=(DNS_EGRESS,))
     with pytest.raises(ValueError, match="catalog key 'b' holds template 'a'"):
         templates.Catalog(templates={"b": template})
+
+
+# --- Limits: one bad template is one invalid template, never a crash ---------------------
+
+GOOD = "ingress: [{from: [{podSelector: {}}]}]"
+
+
+def deep_block_lists(levels: int) -> str:
+    # ingress:\n- - - ... as block sequences, each level indented under the previous one.
+    lines = ["ingress:"] + [f"{'  ' * level}-" for level in range(levels)] + [f"{'  ' * levels}x"]
+    return "\n".join(lines) + "\n"
+
+
+def deep_block_maps(levels: int) -> str:
+    lines = ["ingress:"] + [f"{'  ' * (level + 1)}a:" for level in range(levels)]
+    return "\n".join(lines) + " 1\n"
+
+
+def deep_flow(levels: int) -> str:
+    return "ingress: " + "[" * levels + "]" * levels
+
+
+def deep_flow_maps(levels: int) -> str:
+    return "ingress: " + "{a: " * levels + "1" + "}" * levels
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (deep_block_lists(400), "ingress" + "[0]" * 31),
+        (deep_block_maps(400), "ingress" + ".a" * 31),
+        (deep_flow(5000), "ingress" + "[0]" * 31),
+        (deep_flow_maps(3000), "ingress" + ".a" * 31),
+        # About 2 KB, the size that used to freeze the controller's catalog.
+        (deep_flow(1000), "ingress" + "[0]" * 31),
+    ],
+    ids=["block-lists", "block-maps", "flow-lists", "flow-maps", "2kb-flow"],
+)
+def test_a_deeply_nested_template_is_one_broken_template_with_a_field_error(
+    text: str, field: str
+) -> None:
+    catalog = templates.parse_catalog({"deep": text, "web": GOOD})
+    assert list(catalog.templates) == ["web"]
+    error = only(catalog.broken["deep"].errors)
+    assert error.field == field
+    assert error.message.startswith(f"nested more than {templates.MAX_TEMPLATE_DEPTH} levels deep")
+    assert error.fix is not None
+    assert "at most 9 levels" in error.fix
+
+
+def test_the_deep_flow_template_of_2kb_says_where_it_goes_too_deep() -> None:
+    text = deep_flow(1000)
+    assert len(text) > 2000
+    error = only(problems("deep", text))
+    # The document is level 1, so the 32nd '[' (column 9 + 32) opens level 33.
+    assert error.message == "nested more than 32 levels deep (line 1, column 41)"
+
+
+def test_nesting_up_to_the_limit_is_read_and_validated_as_usual() -> None:
+    # 32 levels in all, the document being the first: validation explains the real mistake.
+    error = only(problems("deep", deep_flow(31)))
+    assert error.field == "ingress[0]"
+    assert error.message == "must be a mapping, got a list"
+
+
+def test_the_deepest_valid_template_is_well_within_the_limit() -> None:
+    text = """\
+        ingress:
+        - from:
+          - namespaceSelector:
+              matchExpressions:
+              - {key: team, operator: In, values: [a, b]}
+        """
+    template = templates.parse_template("deepest", textwrap.dedent(text))
+    assert template.ingress[0]["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"]
+
+
+def test_an_already_parsed_deep_document_is_refused_before_it_is_walked() -> None:
+    document: object = "x"
+    for _ in range(100_000):  # far past Python's recursion limit
+        document = [document]
+    with pytest.raises(errors.InvalidTemplate) as caught:
+        templates.template_from_document("deep", {"egress": document})
+    error = only(caught.value.errors)
+    assert error.field == "egress" + "[0]" * 31
+    assert error.message == "nested more than 32 levels deep"
+
+
+def test_a_template_text_over_the_size_limit_is_refused_before_it_is_parsed() -> None:
+    # Unreadable YAML past the limit: the size is the one problem reported.
+    text = "ingress: [" + " " * templates.MAX_TEMPLATE_TEXT_BYTES
+    catalog = templates.parse_catalog({"huge": text, "web": GOOD})
+    assert list(catalog.templates) == ["web"]
+    error = only(catalog.broken["huge"].errors)
+    assert error.field == ""
+    assert error.message == "the template is 512.0 KiB of text; a template may hold at most 512 KiB"
+    assert error.fix == "split its rules over several templates and attach them all"

@@ -43,6 +43,36 @@ def child(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
+def too_deep(value: object, path: str, *, limit: int, fix: str) -> errors.FieldError | None:
+    """An error at the first list or mapping nested more than ``limit`` deep in ``value``.
+
+    Iterative, so a document of any depth is measured without recursion (and a cyclic one
+    ends at the limit): everything that walks documents recursively runs only after this.
+    """
+    stack: list[tuple[object, str, int]] = [(value, path, 1)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: list[tuple[object, str]] = [
+                (v, child(where, str(k))) for k, v in item.items()
+            ]
+        elif isinstance(item, list):
+            children = [(v, f"{where}[{index}]") for index, v in enumerate(item)]
+        else:
+            continue
+        if depth > limit:
+            return errors.FieldError(where, nesting_message(limit), fix)
+        # Reversed, so the first deep entry in document order is the one reported.
+        stack.extend((v, p, depth + 1) for v, p in reversed(children))
+    return None
+
+
+def nesting_message(limit: int, where: str = "") -> str:
+    """The message for lists and mappings nested more than ``limit`` deep (``where``: a
+    place such as ' at line 3, column 9')."""
+    return f"nested more than {limit} levels deep{where}"
+
+
 def unknown_fields(
     mapping: Mapping[object, object],
     path: str,

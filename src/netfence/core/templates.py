@@ -31,6 +31,23 @@ TEMPLATE_NAME_RULE: Final = (
 
 TEMPLATE_FIELDS: Final = ("description", "ingress", "egress")
 
+# Limits that keep one bad template from hurting anything but itself. The deepest valid
+# template nests 9 lists and mappings (ingress[0].from[0].namespaceSelector.
+# matchExpressions[0].values); 32 leaves room for honest mistakes to get field errors, and
+# keeps every recursive walk (the YAML composer, validation, copies, JSON) far from
+# Python's recursion limit.
+MAX_TEMPLATE_DEPTH: Final = 32
+# The text of one template, checked before it is parsed. Half the catalog ConfigMap
+# (1 MiB in all): far above any real template.
+MAX_TEMPLATE_TEXT_BYTES: Final = 512 * 1024
+
+_DEPTH_FIX: Final = (
+    "a template needs at most 9 levels of lists and mappings "
+    "(ingress[0].from[0].namespaceSelector.matchExpressions[0].values); "
+    "remove the extra brackets or indentation"
+)
+_SPLIT_FIX: Final = "split its rules over several templates and attach them all"
+
 PolicyType = Literal["Ingress", "Egress"]
 
 # Fields people carry over from a NetworkPolicy manifest, with why they do not belong.
@@ -160,9 +177,25 @@ def validate_template_name(name: str) -> list[errors.FieldError]:
 
 
 def parse_template(name: str, text: str) -> Template:
-    """The template stored as ``text``; raises ``InvalidTemplate`` listing every problem."""
+    """The template stored as ``text``; raises ``InvalidTemplate`` listing every problem.
+
+    Text of any size and nesting is safe to pass: too much text is refused before it is
+    parsed, and nesting deeper than ``MAX_TEMPLATE_DEPTH`` while it is parsed.
+    """
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_TEMPLATE_TEXT_BYTES:
+        problem = errors.FieldError(
+            "",
+            f"the template is {_kib(size)} of text; a template may hold at most "
+            f"{_kib(MAX_TEMPLATE_TEXT_BYTES)}",
+            _SPLIT_FIX,
+        )
+        raise errors.InvalidTemplate(name, [*validate_template_name(name), problem])
     try:
         document = _load_yaml(text)
+    except _TooDeep as e:
+        problem = errors.FieldError(e.path, e.problem or "", _DEPTH_FIX)
+        raise errors.InvalidTemplate(name, [*validate_template_name(name), problem]) from e
     except yaml.YAMLError as e:
         problems = [*validate_template_name(name), _yaml_error(e)]
         raise errors.InvalidTemplate(name, problems) from e
@@ -183,6 +216,10 @@ def template_from_document(name: str, document: object) -> Template:
             f"got {shapes.describe(document)}",
         )
         raise errors.InvalidTemplate(name, [*validate_template_name(name), problem])
+    # Parsed JSON may come from anywhere: measure it before anything walks it recursively.
+    deep = shapes.too_deep(document, "", limit=MAX_TEMPLATE_DEPTH, fix=_DEPTH_FIX)
+    if deep is not None:
+        raise errors.InvalidTemplate(name, [*validate_template_name(name), deep])
     problems = _problems(name, document)
     if problems:
         raise errors.InvalidTemplate(name, problems)
@@ -235,6 +272,10 @@ def _problems(name: str, document: Mapping[Any, object]) -> list[errors.FieldErr
             errors.FieldError("", "template opens no traffic: give ingress and/or egress rules")
         )
     return found
+
+
+def _kib(size: int) -> str:
+    return f"{size // 1024} KiB" if size % 1024 == 0 else f"{size / 1024:.1f} KiB"
 
 
 def _suggest_name(name: str) -> str | None:
@@ -316,21 +357,60 @@ def _frozen_by_name(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 # --- YAML ---------------------------------------------------------------------------------
 
 
+class _TooDeep(yaml.composer.ComposerError):
+    """Lists and mappings nested more than MAX_TEMPLATE_DEPTH deep, at ``path``."""
+
+    def __init__(self, path: str, mark: yaml.Mark) -> None:
+        where = f" (line {mark.line + 1}, column {mark.column + 1})"
+        super().__init__(None, None, shapes.nesting_message(MAX_TEMPLATE_DEPTH, where), mark)
+        self.path = path
+
+
 class _TemplateLoader(yaml.SafeLoader):
-    """SafeLoader that also refuses duplicate keys and aliases.
+    """SafeLoader that also refuses duplicate keys, aliases and deep nesting.
 
     PyYAML keeps the last of duplicate keys, so a second ``ingress:`` would silently drop
     the first one's rules. Aliases could make a small text expand into a huge structure
     (the "billion laughs") that validation would then walk; templates do not need them.
+    PyYAML's scanner and parser are iterative but its composer recurses once per level of
+    nesting, so ``ingress: [[[[...]]]]`` a few hundred deep would raise RecursionError:
+    the depth is counted here, before the composer descends into a collection.
     """
 
-    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        # The path of each collection being composed, outermost first.
+        self._paths: list[str] = []
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
             raise yaml.composer.ComposerError(
                 None, None, "aliases (*name) are not supported in templates", event.start_mark
             )
-        return super().compose_node(parent, index)
+        if not self.check_event(yaml.CollectionStartEvent):
+            return super().compose_node(parent, index)  # type: ignore[arg-type]  # index: int | Node | None
+        path = self._path_of(parent, index)
+        if len(self._paths) >= MAX_TEMPLATE_DEPTH:
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
+            raise _TooDeep(path, event.start_mark)
+        self._paths.append(path)
+        try:
+            return super().compose_node(parent, index)  # type: ignore[arg-type]  # as above
+        finally:
+            self._paths.pop()
+
+    def _path_of(self, parent: yaml.Node | None, index: object) -> str:
+        """The field path of the node composed at ``index`` of ``parent``: an int in a
+        sequence, the key node for a mapping's value, None for a key (or the document)."""
+        outer = self._paths[-1] if self._paths else ""
+        if parent is None:
+            return ""
+        if isinstance(index, int):
+            return f"{outer}[{index}]"
+        if isinstance(index, yaml.ScalarNode):
+            return shapes.child(outer, str(index.value))
+        return shapes.child(outer, "(a key)") if index is None else f"{outer}[?]"
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         # Merge keys (<<) may legitimately repeat a key; only explicit keys must be unique.
