@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import pickle
 import textwrap
 
@@ -561,3 +562,46 @@ def test_a_template_text_over_the_size_limit_is_refused_before_it_is_parsed() ->
     assert error.field == ""
     assert error.message == "the template is 512.0 KiB of text; a template may hold at most 512 KiB"
     assert error.fix == "split its rules over several templates and attach them all"
+
+
+def _peers(count: int) -> list[rules.NetworkPolicyPeer]:
+    return [
+        {"ipBlock": {"cidr": f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}/32"}}
+        for i in range(count)
+    ]
+
+
+def test_a_template_whose_snapshot_would_not_fit_on_a_policy_is_invalid() -> None:
+    with pytest.raises(errors.InvalidTemplate) as caught:
+        templates.Template(name="big", egress=({"to": _peers(8000)},))
+    error = only(caught.value.errors)
+    assert error.field == "egress"
+    assert "annotation netfence.io/template-snapshot, would take 291.0 KiB," in error.message
+    assert "at most 240 KiB fit (Kubernetes allows 256 KiB of annotations per object" in (
+        error.message
+    )
+    assert error.fix == "split its rules over several templates and attach them all"
+
+
+@pytest.mark.parametrize("letter", ["x", "ü"])  # "ü" takes 6 bytes as \\u00fc
+def test_the_snapshot_limit_is_measured_on_the_text_policies_store(letter: str) -> None:
+    from netfence.core import policies
+
+    def made(length: int) -> templates.Template:
+        return templates.Template(name="big", description=letter * length, egress=(DNS_EGRESS,))
+
+    per_letter = len(json.dumps(letter)) - 2
+    base = len(policies.snapshot_of(made(0)).encode()) + len(',"description":""')
+    longest = (templates.MAX_SNAPSHOT_BYTES - base) // per_letter
+    stored = len(policies.snapshot_of(made(longest)).encode())
+    assert templates.MAX_SNAPSHOT_BYTES - per_letter < stored <= templates.MAX_SNAPSHOT_BYTES
+    with pytest.raises(errors.InvalidTemplate) as caught:
+        made(longest + 1)
+    assert only(caught.value.errors).field == "description"
+
+
+def test_a_too_large_template_in_the_catalog_leaves_the_others_working() -> None:
+    text = f"description: {'x' * templates.MAX_SNAPSHOT_BYTES}\negress: [{{}}]\n"
+    catalog = templates.parse_catalog({"big": text, "web": GOOD})
+    assert list(catalog.templates) == ["web"]
+    assert only(catalog.broken["big"].errors).field == "description"

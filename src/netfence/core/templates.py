@@ -18,7 +18,7 @@ from typing import Any, Final, Literal, TypedDict, cast
 
 import yaml
 
-from netfence.core import errors, name_syntax, rules, shapes, validation
+from netfence.core import errors, name_syntax, naming, rules, shapes, validation
 
 # The name is the name part of the label key `templates.netfence.io/<name>` (at most 63
 # characters) and a data key of the catalog ConfigMap; a DNS-1123 label is valid in both
@@ -38,8 +38,14 @@ TEMPLATE_FIELDS: Final = ("description", "ingress", "egress")
 # Python's recursion limit.
 MAX_TEMPLATE_DEPTH: Final = 32
 # The text of one template, checked before it is parsed. Half the catalog ConfigMap
-# (1 MiB in all): far above any real template.
+# (1 MiB in all): far above any real template, and well above the snapshot limit below,
+# so a large real template meets that limit's precise message first.
 MAX_TEMPLATE_TEXT_BYTES: Final = 512 * 1024
+# Every policy made from a template carries its snapshot in one annotation; Kubernetes
+# allows 256 KiB of annotations per object in all, and netfence keeps 16 KiB of that for
+# its controller annotation and for what people and tools add.
+ANNOTATIONS_LIMIT_BYTES: Final = 256 * 1024
+MAX_SNAPSHOT_BYTES: Final = ANNOTATIONS_LIMIT_BYTES - 16 * 1024
 
 _DEPTH_FIX: Final = (
     "a template needs at most 9 levels of lists and mappings "
@@ -100,6 +106,9 @@ class Template:
         # Frozen: object.__setattr__ is the documented way to finish initialising.
         object.__setattr__(self, "ingress", tuple(_copy_ingress(rule) for rule in self.ingress))
         object.__setattr__(self, "egress", tuple(_copy_egress(rule) for rule in self.egress))
+        too_large = _snapshot_problem(self)
+        if too_large is not None:
+            raise errors.InvalidTemplate(self.name, [too_large])
 
     def __hash__(self) -> int:
         # The generated hash would fail on the dicts inside; sorted JSON is equal exactly
@@ -272,6 +281,35 @@ def _problems(name: str, document: Mapping[Any, object]) -> list[errors.FieldErr
             errors.FieldError("", "template opens no traffic: give ingress and/or egress rules")
         )
     return found
+
+
+def _snapshot_problem(template: Template) -> errors.FieldError | None:
+    """Why policies made from ``template`` could not carry its snapshot, if they could not.
+
+    Measured on the text `policies.snapshot_of` stores (tests pin that the two agree).
+    """
+    document = {"name": template.name, **template.to_document()}
+    size = _json_bytes(document)
+    if size <= MAX_SNAPSHOT_BYTES:
+        return None
+    # Point at the part that makes it large: the rules, most of the time.
+    parts = {key: _json_bytes(document[key]) for key in TEMPLATE_FIELDS if key in document}
+    largest = max(parts, key=lambda key: parts[key])
+    return errors.FieldError(
+        largest,
+        f"the template is too large to attach: its snapshot, which every policy made from "
+        f"it carries in annotation {naming.SNAPSHOT_ANNOTATION}, would take {_kib(size)}, "
+        f"{_kib(parts[largest])} of it for {largest}; at most {_kib(MAX_SNAPSHOT_BYTES)} fit "
+        f"(Kubernetes allows {_kib(ANNOTATIONS_LIMIT_BYTES)} of annotations per object, and "
+        f"netfence keeps {_kib(ANNOTATIONS_LIMIT_BYTES - MAX_SNAPSHOT_BYTES)} for its other "
+        f"annotations)",
+        _SPLIT_FIX,
+    )
+
+
+def _json_bytes(value: object) -> int:
+    # The format of `policies.snapshot_of`: compact, sorted keys, ASCII only.
+    return len(json.dumps(value, sort_keys=True, separators=(",", ":")))
 
 
 def _kib(size: int) -> str:
