@@ -180,11 +180,18 @@ class Runtime:
         finally:
             await client.close()
 
-    async def run_controller(self, target: cli_context.Settings, *, workers: int) -> None:
+    async def run_controller(
+        self, target: cli_context.Settings, options: cli_context.ControllerOptions
+    ) -> None:
         """Run until SIGINT or SIGTERM; either stops it gracefully, releasing the Lease so
         another replica takes over at once (a pod is stopped with SIGTERM)."""
         client = connecting.make_client(_config(target), context=target.context)
-        settings = ControllerSettings(netfence_namespace=target.netfence_namespace, workers=workers)
+        settings = ControllerSettings(
+            netfence_namespace=target.netfence_namespace,
+            workers=options.workers,
+            lease_seconds=options.lease_seconds,
+            renew_seconds=options.renew_seconds,
+        )
         task = asyncio.create_task(run_controller(client, settings), name="controller")
         loop = asyncio.get_running_loop()
         for stop in (signal.SIGTERM, signal.SIGINT):

@@ -42,6 +42,14 @@ class ServeOptions:
     secure_cookies: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ControllerOptions:
+    workers: int
+    # How long a Lease is held without renewal, and how often the leader renews it.
+    lease_seconds: int
+    renew_seconds: float
+
+
 class Runtime(Protocol):
     """What commands need from outside the entry point; the composition root provides it."""
 
@@ -49,7 +57,7 @@ class Runtime(Protocol):
         """The ports of the cluster `target` names, acting with the kubeconfig's user."""
         ...
 
-    async def run_controller(self, target: Settings, *, workers: int) -> None: ...
+    async def run_controller(self, target: Settings, options: ControllerOptions) -> None: ...
 
     async def serve(self, target: Settings, options: ServeOptions) -> None: ...
 

@@ -134,5 +134,6 @@ class LeaderElector:
                 lease.spec.holderIdentity = None
                 lease.spec.renewTime = None
                 await self._client.replace(lease)
+                logger.info("released the lease (%s)", self.identity)
         except Exception as e:  # noqa: BLE001 - the lease expires anyway
             logger.info("could not release the lease: %s", e)
