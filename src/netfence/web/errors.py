@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -56,6 +57,33 @@ def field_errors(error: errors.InvalidTemplate) -> list[dict[str, Any]]:
     return [{"field": e.field, "message": e.message, "fix": e.fix} for e in error.errors]
 
 
+def _field(loc: Sequence[object]) -> str | None:
+    """A body field by its path in the body, a path parameter by its name (`namespace`,
+    `name`: what the console calls it), a query parameter as `query.<name>`; None for the
+    body as a whole."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "path"):
+        parts = parts[1:]
+    return ".".join(parts) or None
+
+
+def _detail(error: Mapping[str, Any]) -> dict[str, Any]:
+    context = error.get("ctx") or {}
+    if error.get("type") == "json_invalid":
+        # Its location is a character offset, not a field.
+        where = error.get("loc", ())[-1:]
+        at = f" at character {where[0]}" if where and isinstance(where[0], int) else ""
+        reason = context.get("error") or "cannot be decoded"
+        return {"field": None, "message": f"the body is not valid JSON{at}: {reason}", "fix": None}
+    field = _field(error.get("loc", ()))
+    message = str(error.get("msg", "invalid"))
+    if field is None and error.get("type") == "missing":
+        message = "a JSON body is required"
+    elif field is None:
+        message = f"the body: {message}"
+    return {"field": field, "message": message, "fix": context.get("fix")}
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiProblem)
     async def _problem(_: Request, exc: ApiProblem) -> JSONResponse:
@@ -82,14 +110,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {
-                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
-                "message": e.get("msg", "invalid"),
-                "fix": None,
-            }
-            for e in exc.errors()
-        ]
+        details = [_detail(e) for e in exc.errors()]
         first = details[0] if details else {"field": None, "message": "invalid request"}
         return JSONResponse(
             _body(

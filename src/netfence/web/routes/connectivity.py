@@ -14,11 +14,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from netfence.core import name_syntax
 from netfence.core.endpoints import parse_protocol
 from netfence.usecases import connectivity
 from netfence.web import connectivity_views, schemas
 from netfence.web.callers import CallerDep
 from netfence.web.errors import ApiProblem
+from netfence.web.routes.params import NamespaceName
 
 router = APIRouter(prefix="/api/v1", tags=["connectivity"])
 
@@ -28,7 +30,7 @@ EndQuery = Annotated[
 
 
 @router.get("/namespaces/{namespace}/connectivity", response_model=schemas.ConnectivityMatrix)
-async def namespace_connectivity(namespace: str, caller: CallerDep) -> Response:
+async def namespace_connectivity(namespace: NamespaceName, caller: CallerDep) -> Response:
     """Who may connect to whom among the namespace's controllers (and pods no controller
     runs), per declared port, and how much of the rest of the cluster may connect in."""
     scoped = await connectivity.scoped(caller.cluster.reader, [namespace])
@@ -41,7 +43,8 @@ async def namespace_connectivity(namespace: str, caller: CallerDep) -> Response:
 
 
 def _end(ref: str, field: str) -> str:
-    """The namespace of NAMESPACE/NAME or NAMESPACE/KIND/NAME; 422 for anything else."""
+    """The namespace of NAMESPACE/NAME or NAMESPACE/KIND/NAME; 422 for anything else
+    (the namespace is read from the API server, so it must be a valid name)."""
     parts = ref.split("/")
     if len(parts) not in (2, 3) or not all(parts):
         raise ApiProblem(
@@ -49,6 +52,9 @@ def _end(ref: str, field: str) -> str:
             f"{field} {ref!r} is not NAMESPACE/KIND/NAME (a controller) or NAMESPACE/POD",
             field=field,
         )
+    problems = name_syntax.dns1123_label_errors(parts[0])
+    if problems:
+        raise ApiProblem(422, f"{field}: namespace {parts[0]!r} {'; '.join(problems)}", field=field)
     return parts[0]
 
 
@@ -82,7 +88,7 @@ async def explain(
 
 
 @router.get("/namespaces/{namespace}/findings", response_model=schemas.FindingList)
-async def findings(namespace: str, caller: CallerDep) -> schemas.FindingList:
+async def findings(namespace: NamespaceName, caller: CallerDep) -> schemas.FindingList:
     """The pitfalls that concern the namespace (egress without DNS, selectors matching
     nothing, policies selecting nothing, peers ORed where AND was meant), and whether any
     network plugin enforces NetworkPolicy at all."""

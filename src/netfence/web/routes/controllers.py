@@ -9,6 +9,7 @@ from netfence.usecases import attachments
 from netfence.web import schemas, views
 from netfence.web.callers import CallerDep, ChangingCallerDep
 from netfence.web.errors import ApiProblem
+from netfence.web.routes.params import ControllerName, NamespaceName, TemplateName
 
 router = APIRouter(prefix="/api/v1/namespaces/{namespace}/controllers", tags=["controllers"])
 
@@ -22,7 +23,7 @@ def controller_ref(kind: str, name: str) -> WorkloadRef:
 
 @router.get("/{kind}/{name}", response_model=schemas.ControllerDetail)
 async def get_controller(
-    namespace: str, kind: str, name: str, caller: CallerDep
+    namespace: NamespaceName, kind: str, name: ControllerName, caller: CallerDep
 ) -> schemas.ControllerDetail:
     """One controller: its templates and every policy that selects its pods."""
     ref = controller_ref(kind, name)
@@ -31,7 +32,11 @@ async def get_controller(
 
 @router.post("/{kind}/{name}/templates", response_model=schemas.Message, status_code=202)
 async def attach(
-    namespace: str, kind: str, name: str, body: schemas.Attach, caller: ChangingCallerDep
+    namespace: NamespaceName,
+    kind: str,
+    name: ControllerName,
+    body: schemas.Attach,
+    caller: ChangingCallerDep,
 ) -> schemas.Message:
     """Attach a template (a label on the controller); netfence creates the policy."""
     ref = controller_ref(kind, name)
@@ -46,7 +51,11 @@ async def attach(
     "/{kind}/{name}/templates/{template}", response_model=schemas.Message, status_code=202
 )
 async def detach(
-    namespace: str, kind: str, name: str, template: str, caller: ChangingCallerDep
+    namespace: NamespaceName,
+    kind: str,
+    name: ControllerName,
+    template: TemplateName,
+    caller: ChangingCallerDep,
 ) -> schemas.Message:
     """Detach a template (remove the label); netfence deletes the policy."""
     ref = controller_ref(kind, name)

@@ -7,12 +7,13 @@ from fastapi import APIRouter
 from netfence.usecases import events
 from netfence.web import schemas
 from netfence.web.callers import CallerDep
+from netfence.web.routes.params import NamespaceName
 
 router = APIRouter(prefix="/api/v1/namespaces/{namespace}/events", tags=["events"])
 
 
 @router.get("", response_model=list[schemas.EventRow])
-async def list_events(namespace: str, caller: CallerDep) -> list[schemas.EventRow]:
+async def list_events(namespace: NamespaceName, caller: CallerDep) -> list[schemas.EventRow]:
     return [
         schemas.EventRow(
             type=e.type,

@@ -10,6 +10,7 @@ from netfence.core import errors
 from netfence.usecases import attachments, namespaces, permissions
 from netfence.web import connectivity_views, schemas, views
 from netfence.web.callers import CallerDep, ChangingCallerDep
+from netfence.web.routes.params import NamespaceName, PolicyName
 
 router = APIRouter(prefix="/api/v1/namespaces", tags=["namespaces"])
 
@@ -27,14 +28,14 @@ async def list_namespaces(caller: CallerDep) -> schemas.NamespaceList:
 
 
 @router.get("/{namespace}", response_model=schemas.NamespaceDetail)
-async def get_namespace(namespace: str, caller: CallerDep) -> schemas.NamespaceDetail:
+async def get_namespace(namespace: NamespaceName, caller: CallerDep) -> schemas.NamespaceDetail:
     """One namespace: its controllers with their templates and all of its policies."""
     found = await namespaces.detail(caller.cluster, namespace)
     return views.namespace_detail(found)
 
 
 @router.get("/{namespace}/enable-preview", response_model=schemas.EnablePreview)
-async def enable_preview(namespace: str, caller: CallerDep) -> schemas.EnablePreview:
+async def enable_preview(namespace: NamespaceName, caller: CallerDep) -> schemas.EnablePreview:
     """What enabling would back up, delete and create. Changes nothing."""
     preview = await namespaces.preview_enable(caller.cluster, namespace)
     effect, note = connectivity_views.impact_field(preview.impact, namespace)
@@ -54,7 +55,7 @@ async def enable_preview(namespace: str, caller: CallerDep) -> schemas.EnablePre
 
 
 @router.post("/{namespace}/enable", response_model=schemas.Message, status_code=202)
-async def enable(namespace: str, caller: ChangingCallerDep) -> schemas.Message:
+async def enable(namespace: NamespaceName, caller: ChangingCallerDep) -> schemas.Message:
     """Label the namespace managed; the controller backs up, replaces and reports."""
     await namespaces.enable(caller.cluster, namespace)
     return schemas.Message(
@@ -65,7 +66,7 @@ async def enable(namespace: str, caller: ChangingCallerDep) -> schemas.Message:
 
 @router.post("/{namespace}/disable", response_model=schemas.DisableResult)
 async def disable(
-    namespace: str, body: schemas.Disable, caller: ChangingCallerDep
+    namespace: NamespaceName, body: schemas.Disable, caller: ChangingCallerDep
 ) -> schemas.DisableResult:
     """Remove the label; with `restore`, wait for netfence's policies to go, then restore."""
     try:
@@ -84,7 +85,9 @@ def _spec_yaml(spec: Any) -> str:
 
 
 @router.get("/{namespace}/policies/{name}/update-preview", response_model=schemas.UpdatePreview)
-async def update_preview(namespace: str, name: str, caller: CallerDep) -> schemas.UpdatePreview:
+async def update_preview(
+    namespace: NamespaceName, name: PolicyName, caller: CallerDep
+) -> schemas.UpdatePreview:
     """The policy as it is and as its template's current version would make it, and the
     connections updating it would newly deny or allow."""
     proposal = await attachments.proposal(caller.cluster, namespace, name, impact=True)
@@ -101,7 +104,9 @@ async def update_preview(namespace: str, name: str, caller: CallerDep) -> schema
 
 
 @router.post("/{namespace}/policies/{name}/update", response_model=schemas.Message, status_code=202)
-async def update(namespace: str, name: str, caller: ChangingCallerDep) -> schemas.Message:
+async def update(
+    namespace: NamespaceName, name: PolicyName, caller: ChangingCallerDep
+) -> schemas.Message:
     """Ask netfence to re-render this policy from its template's current version."""
     proposal = await attachments.update(caller.cluster, namespace, name)
     return schemas.Message(

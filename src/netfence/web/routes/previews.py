@@ -13,6 +13,7 @@ from netfence.usecases import attachments
 from netfence.web import connectivity_views, schemas, views
 from netfence.web.callers import CallerDep
 from netfence.web.routes.controllers import controller_ref
+from netfence.web.routes.params import ControllerName, NamespaceName, TemplateName
 
 router = APIRouter(prefix="/api/v1/namespaces/{namespace}/controllers", tags=["connectivity"])
 
@@ -21,10 +22,10 @@ Action = Literal["attach", "detach"]
 
 @router.get("/{kind}/{name}/templates/{template}/preview", response_model=schemas.AttachmentPreview)
 async def attachment_preview(
-    namespace: str,
+    namespace: NamespaceName,
     kind: str,
-    name: str,
-    template: str,
+    name: ControllerName,
+    template: TemplateName,
     action: Annotated[Action, Query(description="attach or detach")],
     caller: CallerDep,
 ) -> schemas.AttachmentPreview:

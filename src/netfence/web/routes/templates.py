@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from netfence.core.objects import Policy
 from netfence.usecases import templates
 from netfence.web import schemas, views
 from netfence.web.callers import CallerDep, ChangingCallerDep
 from netfence.web.errors import field_errors
+from netfence.web.routes.params import (
+    NewTemplateName,
+    ResourceVersionField,
+    ResourceVersionQuery,
+    TemplateName,
+)
 
 router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
+
+
+class TemplateWrite(schemas.TemplateWrite):
+    """The body of a write, its resource_version checked like the delete's query (it goes
+    to the API server as the patch's precondition)."""
+
+    resource_version: ResourceVersionField = None
 
 
 def _uses(policies: list[Policy] | None) -> list[schemas.TemplateUse] | None:
@@ -47,7 +60,7 @@ async def list_templates(caller: CallerDep) -> schemas.TemplateList:
 
 
 @router.get("/{name}", response_model=schemas.TemplateView)
-async def get_template(name: str, caller: CallerDep) -> schemas.TemplateView:
+async def get_template(name: TemplateName, caller: CallerDep) -> schemas.TemplateView:
     shown = await templates.show(caller.cluster, name, uses=True)
     return views.template_view(shown.template, _uses(shown.uses))
 
@@ -63,7 +76,7 @@ async def validate(body: schemas.TemplateDraft, _caller: CallerDep) -> schemas.V
 
 @router.put("/{name}", response_model=schemas.TemplateView)
 async def put_template(
-    name: str, body: schemas.TemplateWrite, caller: ChangingCallerDep
+    name: NewTemplateName, body: TemplateWrite, caller: ChangingCallerDep
 ) -> schemas.TemplateView:
     """Create or update a template. Existing policies keep the version they were made from.
 
@@ -78,7 +91,7 @@ async def put_template(
 
 @router.delete("/{name}", response_model=schemas.Message)
 async def delete_template(
-    name: str, caller: ChangingCallerDep, resource_version: str | None = Query(default=None)
+    name: TemplateName, caller: ChangingCallerDep, resource_version: ResourceVersionQuery = None
 ) -> schemas.Message:
     await templates.delete(caller.cluster, name, resource_version=resource_version)
     return schemas.Message(
