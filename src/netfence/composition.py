@@ -210,8 +210,15 @@ class Runtime:
             auth=auth,
             netfence_namespace=target.netfence_namespace,
             secure_cookies=options.secure_cookies,
-            allowed_hosts=hosts_for(options.host, auth),
+            allowed_hosts=hosts_for(options.host, auth, options.allowed_hosts),
         )
+        if settings.allowed_hosts != ("*",):
+            cli_context.out.print(
+                f"Answering the host names {', '.join(settings.allowed_hosts)} only "
+                "(--allowed-host NAME adds one).",
+                markup=False,
+                highlight=False,
+            )
         await serve(
             _config(target),
             settings,

@@ -40,6 +40,9 @@ class ServeOptions:
     auth: str
     controller: bool
     secure_cookies: bool
+    # Host names the console answers besides loopback and `host` (local mode), or instead
+    # of any name (token mode).
+    allowed_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

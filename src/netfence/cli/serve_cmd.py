@@ -37,6 +37,17 @@ def serve(
     secure_cookies: Annotated[
         bool, typer.Option(help="Mark session cookies Secure (serve behind HTTPS).")
     ] = False,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            metavar="NAME",
+            help="A host name (or address) the console is reached by, repeatable. "
+            "Local mode answers only loopback names, --host and these (a page of another "
+            "origin must not reach your kubeconfig by rebinding its DNS name); token mode "
+            "answers any name unless this restricts it (*.example.com allowed there).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the console and the API; every Kubernetes call uses the caller's credentials."""
     configure_logging()
@@ -50,5 +61,7 @@ def serve(
         f"netfence console on [bold]http://{host}:{port}[/] (acting with {who}; "
         f"controller {'on' if controller else 'off'}). Ctrl-C stops it."
     )
-    options = ServeOptions(host, port, auth.value, controller, secure_cookies)
+    options = ServeOptions(
+        host, port, auth.value, controller, secure_cookies, tuple(allowed_host or ())
+    )
     run(s.runtime.serve(s, options))
