@@ -18,6 +18,7 @@ from netfence.localcluster import (
     start,
     stop,
 )
+from netfence.localcluster.running import recorded_server
 
 app = typer.Typer(help="Run a local kube-apiserver with embedded etcd (for demos and tests).")
 
@@ -41,6 +42,7 @@ def up(directory: DirOption = DEFAULT_DIR) -> None:
     """Build the control plane if needed, start it (or reuse a running one) and wait until ready."""
     try:
         already = is_running(directory)
+        before = None if already else recorded_server(directory)
         if not already and needs_build():
             _out.print(
                 "Building the control plane (kube-apiserver + etcd) with Go; "
@@ -54,6 +56,12 @@ def up(directory: DirOption = DEFAULT_DIR) -> None:
         raise _fail(str(e)) from e
     state = "already running" if already else "started"
     _out.print(f"[green]Control plane {state}[/] at {escape(cp.server)} (PID {cp.pid})")
+    if before is not None and before != cp.server:
+        _out.print(
+            f"[yellow]The address it had, {escape(before)}, is taken by another process:[/] "
+            "clients that loaded the kubeconfig before (a running controller, say) must "
+            "load it again."
+        )
     _out.print(f"  kubeconfig (admin): {escape(str(cp.kubeconfig))}")
     _out.print(f"  tokens:             {escape(str(cp.dir / 'tokens.json'))}")
     _out.print(f"  users:              {escape(', '.join(sorted(cp.tokens)))}")

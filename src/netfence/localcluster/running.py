@@ -3,6 +3,10 @@
 The process runs detached (its own session), logs to DIR/controlplane.log and its PID
 is kept in DIR/controlplane.pid, so it outlives the Python process that started it
 until stop() is called. Everything else in DIR is written by the binary itself.
+
+A restart listens on the port the data directory recorded (DIR/server, else the
+kubeconfig) while that port is free, so the kubeconfig keeps its URL and a client that
+was running, such as a controller, reconnects; only a taken port gives a new one.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ import fcntl
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +32,8 @@ import yaml
 from netfence.localcluster.building import BINARY_NAME, ensure_binary
 
 LOG_FILE = "controlplane.log"
+# How kube-apiserver (Go's net package) reports a port another process holds.
+_ADDRESS_IN_USE = "address already in use"
 PID_FILE = "controlplane.pid"
 _LOG_TAIL_LINES = 30
 _POLL_SECONDS = 0.1
@@ -56,6 +64,8 @@ def start(dir: Path, *, timeout: float = 60) -> ControlPlane:
 
     Builds the binary first if needed (this can take minutes and is not part of
     ``timeout``), then waits up to ``timeout`` seconds for ``GET /readyz`` to answer 200.
+    A new process listens on the port ``dir`` recorded while that is free, so the
+    kubeconfig's URL does not change; if another process holds it, on a free one.
     """
     dir = dir.resolve()
     dir.mkdir(parents=True, exist_ok=True)
@@ -64,14 +74,28 @@ def start(dir: Path, *, timeout: float = 60) -> ControlPlane:
         if pid is not None:
             return _wait_ready(dir, pid, timeout)
         binary = ensure_binary()
-        (dir / "server").unlink(missing_ok=True)  # stale URL from an earlier run
-        pid = _spawn(binary, dir)
-        (dir / PID_FILE).write_text(f"{pid}\n")
+        port = _reusable_port(dir)
         try:
-            return _wait_ready(dir, pid, timeout)
-        except BaseException:  # not ready, or interrupted: do not leave ours behind
-            _terminate(pid, timeout=5)
-            raise
+            return _launch(binary, dir, port, timeout)
+        except ControlPlaneError:
+            if port is None or _ADDRESS_IN_USE not in log_tail(dir):
+                raise
+        # Taken between the check and the bind: any free port, then.
+        return _launch(binary, dir, None, timeout)
+
+
+def recorded_server(dir: Path) -> str | None:
+    """The URL the control plane of ``dir`` served on last (running or not), if any."""
+    try:
+        if server := (dir / "server").read_text().strip():
+            return server
+    except OSError:
+        pass
+    try:  # the kubeconfig is written before the server file, and outlives its removal
+        config = yaml.safe_load((dir / "kubeconfig").read_text())
+        return str(config["clusters"][0]["cluster"]["server"])
+    except (OSError, yaml.YAMLError, LookupError, TypeError):
+        return None
 
 
 def stop(dir: Path, *, timeout: float = 20) -> bool:
@@ -135,7 +159,41 @@ def log_tail(dir: Path, lines: int = _LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _spawn(binary: Path, dir: Path) -> int:
+def _reusable_port(dir: Path) -> int | None:
+    """The port ``dir`` recorded, if it is still free on 127.0.0.1."""
+    server = recorded_server(dir)
+    try:
+        port = urllib.parse.urlsplit(server).port if server else None
+    except ValueError:
+        return None
+    return port if port and _port_free(port) else None
+
+
+def _port_free(port: int) -> bool:
+    # SO_REUSEADDR as the API server binds (Go sets it on every listener): the connections
+    # of the last run in TIME_WAIT do not keep the port, a listener does.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _launch(binary: Path, dir: Path, port: int | None, timeout: float) -> ControlPlane:
+    """Spawn the binary (on ``port``, else on a free port it picks) and wait until ready."""
+    (dir / "server").unlink(missing_ok=True)  # stale URL from an earlier run
+    pid = _spawn(binary, dir, port)
+    (dir / PID_FILE).write_text(f"{pid}\n")
+    try:
+        return _wait_ready(dir, pid, timeout)
+    except BaseException:  # not ready, or interrupted: do not leave ours behind
+        _terminate(pid, timeout=5)
+        raise
+
+
+def _spawn(binary: Path, dir: Path, port: int | None = None) -> int:
     """Start the binary detached: a short-lived shell backgrounds it and reports its PID.
 
     The control plane is thus nobody's child here: it never lingers as our zombie and
@@ -144,8 +202,9 @@ def _spawn(binary: Path, dir: Path) -> int:
     log = dir / LOG_FILE
     log.write_bytes(b"")
     script = '"$0" "$@" </dev/null >>"$NETFENCE_CONTROLPLANE_LOG" 2>&1 & echo $!'
+    arguments = [str(binary), "--dir", str(dir), *(["--port", str(port)] if port else [])]
     proc = subprocess.run(
-        ["/bin/sh", "-c", script, str(binary), "--dir", str(dir)],
+        ["/bin/sh", "-c", script, *arguments],
         cwd=dir,
         env={**os.environ, "NETFENCE_CONTROLPLANE_LOG": str(log)},
         stdin=subprocess.DEVNULL,
