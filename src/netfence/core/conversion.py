@@ -10,6 +10,7 @@ which the manifest reader turns into a message naming the object.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -36,8 +37,10 @@ API_VERSIONS: Mapping[str, str] = {
 # so rewriting a backup never drops anything.
 UNPARSED = "$unparsed"
 
-# libyaml's safe loader when present: a cluster view parses every backup.
+# libyaml's safe loader and dumper when present: a cluster view parses every backup, and
+# a backup of a few MiB is written several times during one opt-in.
 _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SAFE_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def api_group(kind: str) -> str:
@@ -114,8 +117,29 @@ def workload_from(
     )
 
 
-def backup_from(document: Mapping[str, Any]) -> Backup | None:
-    """A backup ConfigMap, or None for any other ConfigMap."""
+@dataclass(frozen=True, slots=True)
+class BackupPiece:
+    """One ConfigMap of a backup: the head or one of the other parts (`core.backups`
+    assembles them into a Backup)."""
+
+    namespace: str
+    name: str
+    # 0 for the head; the part's index for the others (-1 when the annotation is garbled).
+    index: int = 0
+    # The head's: the phase, and how many ConfigMaps the backup spans (0 when garbled).
+    phase: Phase = Phase.PRUNING
+    count: int = 1
+    # The generation the part belongs to, or the head points at ("" for one ConfigMap).
+    generation: str = ""
+    entries: Mapping[str, JsonDict] = field(default_factory=dict)
+
+
+def backup_piece_from(document: Mapping[str, Any]) -> BackupPiece | None:
+    """One ConfigMap of a backup, or None for any other ConfigMap.
+
+    A document without data (metadata only) gives the piece without entries: enough to
+    tell which parts a backup has, without parsing any of them.
+    """
     metadata = _metadata(document)
     labels = labels_of(metadata.get("labels"))
     if naming.BACKUP_OF_LABEL not in labels:
@@ -126,15 +150,42 @@ def backup_from(document: Mapping[str, Any]) -> Backup | None:
     except ValueError:
         # An unknown phase is treated as an unfinished opt-in: resuming it is always safe.
         phase = Phase.PRUNING
+    part = annotations.get(naming.BACKUP_PART_ANNOTATION)
+    return BackupPiece(
+        namespace=labels[naming.BACKUP_OF_LABEL],
+        name=str(metadata.get("name") or ""),
+        index=0 if part is None else _positive(part, otherwise=-1),
+        phase=phase,
+        count=_positive(annotations.get(naming.BACKUP_PARTS_ANNOTATION, "1"), otherwise=0),
+        generation=annotations.get(naming.BACKUP_GENERATION_ANNOTATION, ""),
+        entries=backup_entries(document.get("data") or {}),
+    )
+
+
+def _positive(text: str, *, otherwise: int) -> int:
+    return int(text) if text.isascii() and text.isdigit() and int(text) > 0 else otherwise
+
+
+def backup_entries(data: Mapping[str, Any]) -> dict[str, JsonDict]:
+    """The policies in a backup ConfigMap's data, by name; unparsable ones as found."""
     entries: dict[str, JsonDict] = {}
-    for key, text in (document.get("data") or {}).items():
+    for key, text in data.items():
         name = str(key).removesuffix(".yaml")
         try:
             parsed = yaml.load(str(text), Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
         except yaml.YAMLError:
             parsed = None
         entries[name] = parsed if isinstance(parsed, dict) else {UNPARSED: str(text)}
-    return Backup(namespace=labels[naming.BACKUP_OF_LABEL], phase=phase, entries=entries)
+    return entries
+
+
+def backup_from(document: Mapping[str, Any]) -> Backup | None:
+    """A backup held in this one ConfigMap; None for any other ConfigMap, and for the head
+    of a backup spanning several (read those with `core.backups.assemble`)."""
+    piece = backup_piece_from(document)
+    if piece is None or piece.index != 0 or piece.count != 1:
+        return None
+    return Backup(namespace=piece.namespace, phase=piece.phase, entries=piece.entries)
 
 
 def backup_data(entries: Mapping[str, JsonDict]) -> dict[str, str]:
@@ -144,5 +195,5 @@ def backup_data(entries: Mapping[str, JsonDict]) -> dict[str, str]:
         if UNPARSED in manifest:
             data[f"{name}.yaml"] = str(manifest[UNPARSED])
         else:
-            data[f"{name}.yaml"] = yaml.safe_dump(manifest, sort_keys=False)
+            data[f"{name}.yaml"] = yaml.dump(manifest, Dumper=_SAFE_DUMPER, sort_keys=False)
     return data

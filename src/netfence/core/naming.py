@@ -31,6 +31,11 @@ BACKUP_OF_LABEL: Final = "netfence.io/backup-of"
 CONTROLLER_ANNOTATION: Final = "netfence.io/controller"
 SNAPSHOT_ANNOTATION: Final = "netfence.io/template-snapshot"
 PHASE_ANNOTATION: Final = "netfence.io/phase"
+# A backup larger than one ConfigMap spans several: the head (`netfence-backup-<ns>`, with
+# the phase) says how many and of which generation; each other part says its index.
+BACKUP_PARTS_ANNOTATION: Final = "netfence.io/backup-parts"
+BACKUP_GENERATION_ANNOTATION: Final = "netfence.io/backup-generation"
+BACKUP_PART_ANNOTATION: Final = "netfence.io/backup-part"
 
 DENY_ALL_INGRESS: Final = "deny-all-ingress"
 ALLOW_NAMESPACE_COMMUNICATION: Final = "allow-namespace-communication"
@@ -58,7 +63,24 @@ def refresh_annotation_key(template: str) -> str:
 
 
 def backup_configmap_name(namespace: str) -> str:
+    """The head ConfigMap of a namespace's backup: its phase and its first part."""
     return f"netfence-backup-{namespace}"
+
+
+def backup_part_name(namespace: str, index: int, generation: str) -> str:
+    """The ConfigMap holding part ``index`` (1, 2, ...) of one generation of a backup.
+
+    The dot keeps the names of two namespaces apart: a namespace name has none, so
+    `netfence-backup-a.part-1-...` can never be the head of a namespace called `a-part-1-...`.
+    The generation (a digest of the whole backup) gives every new backup new part names,
+    so the parts of the backup the head still points at are never overwritten.
+    """
+    return f"{backup_configmap_name(namespace)}.part-{index}-{generation}"
+
+
+def is_backup_part_name(namespace: str, name: str) -> bool:
+    """Whether ``name`` is a part of some generation of the namespace's backup."""
+    return name.startswith(f"{backup_configmap_name(namespace)}.part-")
 
 
 def template_label_key(template: str) -> str:
