@@ -16,7 +16,7 @@ from lightkube.resources.core_v1 import Namespace as NamespaceResource
 from lightkube.resources.networking_v1 import NetworkPolicy
 
 from netfence.controller.informing import Informer
-from netfence.core import naming, templates
+from netfence.core import backups, conversion, naming, templates
 from netfence.core.objects import Backup, Namespace, Policy, Workload
 from netfence.core.planning import NamespaceState
 from netfence.kube import converting
@@ -69,6 +69,9 @@ class ClusterCache:
             namespace=netfence_namespace,
             labels={naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE},
         )
+        # Every ConfigMap of every backup, by namespace and name, and what they assemble
+        # into: a backup is there only once all its parts are (`core.backups`).
+        self._pieces: dict[str, dict[str, conversion.BackupPiece]] = {}
         self._backups: dict[str, Backup] = {}
 
     @property
@@ -82,8 +85,8 @@ class ClusterCache:
         name = obj.metadata.name if obj.metadata else None
         if name == naming.TEMPLATES_CONFIGMAP:
             return ("catalog", tuple(sorted((obj.data or {}).items())))
-        backup = converting.backup_from(obj)
-        return ("backup", backup) if backup is not None else None
+        piece = conversion.backup_piece_from(obj.to_dict())
+        return ("backup", piece) if piece is not None else None
 
     def _configmap_changed(self, _namespace: str, old: Any, new: Any) -> None:
         for item in (old, new):
@@ -101,17 +104,29 @@ class ClusterCache:
                     self.catalog_seen.clear()
                 self._on_catalog()
             else:
-                backup: Backup = value
+                piece: conversion.BackupPiece = value
+                pieces = self._pieces.setdefault(piece.namespace, {})
                 if item is new:
-                    self._backups[backup.namespace] = backup
-                elif new is None:
-                    self._backups.pop(backup.namespace, None)
-                self._on_namespace(backup.namespace)
+                    pieces[piece.name] = piece
+                elif new is None or new[0] != "backup" or new[1].namespace != piece.namespace:
+                    pieces.pop(piece.name, None)
+                self._assemble(piece.namespace)
+                self._on_namespace(piece.namespace)
+
+    def _assemble(self, namespace: str) -> None:
+        pieces = self._pieces.get(namespace, {})
+        backup = backups.assemble(namespace, pieces.values()).backup if pieces else None
+        if not pieces:
+            self._pieces.pop(namespace, None)
+        if backup is None:
+            self._backups.pop(namespace, None)
+        else:
+            self._backups[namespace] = backup
 
     def namespace_names(self) -> set[str]:
         names = set(self.namespaces.by_namespace)
         names.update(self.policies.by_namespace)
-        names.update(self._backups)
+        names.update(self._pieces)
         return names
 
     def state(self, name: str) -> NamespaceState:

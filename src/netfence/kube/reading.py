@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,11 +19,13 @@ from lightkube.resources.core_v1 import ConfigMap, Event, Pod
 from lightkube.resources.core_v1 import Namespace as NamespaceResource
 from lightkube.resources.networking_v1 import NetworkPolicy
 
-from netfence.core import errors, manifests, naming, templates
+from netfence.core import backups, conversion, errors, manifests, naming, templates
 from netfence.core.objects import Backup, Policy, Workload
 from netfence.core.planning import NamespaceState
 from netfence.kube import converting, failures
 from netfence.usecases.ports import EMPTY_CATALOG, EventRecord, StoredCatalog
+
+logger = logging.getLogger(__name__)
 
 _READABLE: tuple[Any, ...] = (NetworkPolicy, *converting.WORKLOAD_RESOURCES.values())
 _WHO_ALL = "connectivity analysis needs read access to them cluster-wide (netfence-admin has it)"
@@ -45,6 +48,14 @@ def _parse_catalog(items: tuple[tuple[str, str], ...]) -> templates.Catalog:
     """Parsing is pure and the catalog rarely changes: every console poll reads it, so
     identical contents are parsed once. A Catalog is immutable, so sharing it is safe."""
     return templates.parse_catalog(dict(items))
+
+
+def _assembled(namespace: str, found: Sequence[ConfigMap]) -> Backup | None:
+    pieces = [conversion.backup_piece_from(config_map.to_dict()) for config_map in found]
+    assembly = backups.assemble(namespace, pieces)
+    if assembly.incomplete:
+        logger.warning("the backup of namespace %s is incomplete: %s", namespace, assembly.missing)
+    return assembly.backup
 
 
 def stored_catalog(config_map: ConfigMap) -> StoredCatalog:
@@ -76,18 +87,17 @@ class LiveReader:
         return stored_catalog(config_map)
 
     async def backup(self, namespace: str) -> Backup | None:
+        """The backup, from one list of its ConfigMaps (head and parts are one consistent
+        snapshot); None when there is none, or when a part is missing (`core.backups`)."""
         with failures.translated(f"read the backup of namespace {namespace}"):
-            try:
-                config_map = await self._client.get(
+            found = await _collect(
+                self._client.list(
                     ConfigMap,
-                    naming.backup_configmap_name(namespace),
                     namespace=self._netfence_namespace,
+                    labels={naming.BACKUP_OF_LABEL: namespace},
                 )
-            except ApiError as e:
-                if e.status.code == 404:
-                    return None
-                raise
-        return converting.backup_from(config_map)
+            )
+        return _assembled(namespace, found)
 
     async def namespace(self, name: str) -> NamespaceState:
         with failures.translated(f"read namespace {name}", who_can="ask an admin for access"):
@@ -183,8 +193,12 @@ class LiveReader:
                 # Developers may not read backups; status still works without the counts.
                 return {}
             raise failures.translate(e, "list backups") from e
-        backups = (converting.backup_from(c) for c in found)
-        return {b.namespace: b for b in backups if b is not None}
+        by_namespace: dict[str, list[ConfigMap]] = {}
+        for config_map in found:
+            labels = (config_map.metadata.labels if config_map.metadata else None) or {}
+            by_namespace.setdefault(labels.get(naming.BACKUP_OF_LABEL, ""), []).append(config_map)
+        assembled = {ns: _assembled(ns, items) for ns, items in by_namespace.items() if ns}
+        return {ns: backup for ns, backup in assembled.items() if backup is not None}
 
     # --- ClusterViews ---------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Event
 from lightkube.resources.networking_v1 import NetworkPolicy
 
-from netfence.core import conversion, errors, naming, policies
+from netfence.core import backups, conversion, errors, naming, policies
 from netfence.core.objects import JsonDict
 from netfence.core.planning import Notice, WriteBackup
 from netfence.kube import deleting, failures
@@ -22,6 +22,20 @@ from netfence.kube import deleting, failures
 logger = logging.getLogger(__name__)
 
 _MAX_EVENT_MESSAGE = 1024
+
+
+def _unchanged(part: backups.Part, stored: tuple[JsonDict, dict[str, str]] | None) -> bool:
+    """Whether a part is stored exactly as it would be written."""
+    if stored is None:
+        return False
+    meta, data = stored
+    annotations = meta.get("annotations") or {}
+    labels = meta.get("labels") or {}
+    return (
+        data == dict(part.data)
+        and all(annotations.get(k) == v for k, v in part.annotations.items())
+        and all(labels.get(k) == v for k, v in part.labels.items())
+    )
 
 
 class KubeWriter:
@@ -33,20 +47,69 @@ class KubeWriter:
         self._instance = os.environ.get("POD_NAME") or os.uname().nodename
 
     async def write_backup(self, step: WriteBackup) -> None:
-        config_map = ConfigMap(
-            metadata=ObjectMeta(
-                name=naming.backup_configmap_name(step.namespace),
-                namespace=self._netfence_namespace,
-                labels={
-                    naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE,
-                    naming.BACKUP_OF_LABEL: step.namespace,
-                },
-                annotations={naming.PHASE_ANNOTATION: step.phase.value},
-            ),
-            data=conversion.backup_data(dict(step.entries)),
+        """One logical step, however many ConfigMaps it takes (`core.backups`): every part
+        first, the head (with the phase) last, then the parts the head no longer points
+        at. A crash anywhere before the head leaves the previous backup whole."""
+        namespace = step.namespace
+        parts = backups.split(namespace, step.phase, step.entries)
+        with failures.translated(f"write the backup of namespace {namespace}"):
+            stored = await self._stored_backup(namespace)
+            assembly = backups.assemble(
+                namespace,
+                (conversion.backup_piece_from({"metadata": meta}) for meta, _ in stored.values()),
+            )
+            if assembly.incomplete:
+                raise backups.IncompleteBackup(
+                    backups.incomplete_error(
+                        namespace, assembly.missing, netfence_namespace=self._netfence_namespace
+                    )
+                )
+            for part in parts[1:]:
+                if _unchanged(part, stored.get(part.name)):
+                    continue  # the same generation holds the same data: nothing to send
+                await self._client.apply(self._config_map(part), force=True)
+            await self._client.apply(self._config_map(parts[0]), force=True)
+        written = {part.name for part in parts}
+        for name in sorted(stored):
+            if naming.is_backup_part_name(namespace, name) and name not in written:
+                await self._delete_part(name)
+
+    async def _stored_backup(self, namespace: str) -> dict[str, tuple[JsonDict, dict[str, str]]]:
+        """Metadata and data of every ConfigMap of the namespace's backup, by name, from
+        one list: one consistent snapshot."""
+        found: dict[str, tuple[JsonDict, dict[str, str]]] = {}
+        listing = self._client.list(
+            ConfigMap,
+            namespace=self._netfence_namespace,
+            labels={naming.BACKUP_OF_LABEL: namespace},
         )
-        with failures.translated(f"write the backup of namespace {step.namespace}"):
-            await self._client.apply(config_map, force=True)
+        async for config_map in listing:
+            meta = config_map.metadata
+            if meta is not None and meta.name:
+                found[meta.name] = (meta.to_dict(), dict(config_map.data or {}))
+        return found
+
+    def _config_map(self, part: backups.Part) -> ConfigMap:
+        return ConfigMap(
+            metadata=ObjectMeta(
+                name=part.name,
+                namespace=self._netfence_namespace,
+                labels=dict(part.labels),
+                annotations=dict(part.annotations),
+            ),
+            data=dict(part.data),
+        )
+
+    async def _delete_part(self, name: str) -> None:
+        """A part no head points at is ignored by every reader: failing to delete it is
+        logged, never a failed step (the backup itself is written)."""
+        try:
+            with failures.translated(f"delete the unused backup part {name}"):
+                await self._client.delete(ConfigMap, name, namespace=self._netfence_namespace)
+        except errors.NotFound:
+            pass
+        except errors.NetfenceError as e:
+            logger.warning("%s; it is left in place and ignored", e)
 
     async def create(self, manifest: JsonDict) -> None:
         name = manifest["metadata"]["name"]
