@@ -14,7 +14,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Event
 from lightkube.resources.networking_v1 import NetworkPolicy
 
-from netfence.core import backups, conversion, errors, naming, policies
+from netfence.core import backups, conversion, errors, messages, naming, policies
 from netfence.core.objects import JsonDict
 from netfence.core.planning import Notice, WriteBackup
 from netfence.kube import deleting, failures
@@ -226,7 +226,8 @@ class KubeWriter:
                 namespace=object_namespace or None,
             ),
             reason=notice.reason,
-            message=notice.message[:_MAX_EVENT_MESSAGE],
+            # Shortened, not cut: the cause comes last, after any list of names.
+            message=messages.shorten(notice.message, _MAX_EVENT_MESSAGE),
             type=notice.severity.value,
             source=EventSource(component="netfence"),
             reportingComponent="netfence.io/controller",
