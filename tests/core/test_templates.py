@@ -605,3 +605,24 @@ def test_a_too_large_template_in_the_catalog_leaves_the_others_working() -> None
     catalog = templates.parse_catalog({"big": text, "web": GOOD})
     assert list(catalog.templates) == ["web"]
     assert only(catalog.broken["big"].errors).field == "description"
+
+
+def test_a_file_of_templates_is_read_by_the_same_rules_at_any_depth() -> None:
+    text = "name: a\negress: [{}]\n---\nname: b\n" + deep_flow(1000) + "\n"
+    with pytest.raises(errors.InvalidTemplate) as caught:
+        templates.read_documents(text, origin="file.yaml")
+    assert caught.value.template == "file.yaml"
+    error = only(caught.value.errors)
+    assert error.field == "document[1].ingress" + "[0]" * 31
+    assert error.message.startswith("nested more than 32 levels deep (line 5")
+
+
+def test_a_file_of_templates_gives_every_document() -> None:
+    text = "name: a\negress: [{}]\n---\nname: b\ningress: [{}]\n"
+    assert templates.read_documents(text, origin="f") == [
+        {"name": "a", "egress": [{}]},
+        {"name": "b", "ingress": [{}]},
+    ]
+    with pytest.raises(errors.InvalidTemplate) as caught:
+        templates.read_documents("a: 1\na: 2\n", origin="f")
+    assert "duplicate key 'a'" in only(caught.value.errors).message

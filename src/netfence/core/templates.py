@@ -241,6 +241,27 @@ def template_from_document(name: str, document: object) -> Template:
     )
 
 
+def read_documents(text: str, *, origin: str) -> list[object]:
+    """Every YAML document of a file of templates, read by the rules of one template (no
+    aliases, no duplicate keys, at most MAX_TEMPLATE_DEPTH deep), so a file of any
+    nesting is safe to read. Raises ``InvalidTemplate`` named ``origin``, the field path
+    starting with the document (``document[1].ingress[0]...``)."""
+    documents: list[object] = []
+    loader = _TemplateLoader(text)
+    try:
+        while loader.check_data():  # type: ignore[no-untyped-call]  # untyped in the stubs
+            documents.append(loader.get_data())
+    except _TooDeep as e:
+        field = shapes.child(f"document[{len(documents)}]", e.path) if e.path else ""
+        problem = errors.FieldError(field, e.problem or "", _DEPTH_FIX)
+        raise errors.InvalidTemplate(origin, [problem]) from e
+    except yaml.YAMLError as e:
+        raise errors.InvalidTemplate(origin, [_yaml_error(e)]) from e
+    finally:
+        loader.dispose()
+    return documents
+
+
 def parse_catalog(data: Mapping[str, str]) -> Catalog:
     """Every entry of the catalog ConfigMap's ``data``, parsed independently."""
     good: dict[str, Template] = {}
