@@ -52,7 +52,13 @@ async def test_opting_in_backs_up_then_replaces_existing_policies(admin: AsyncCl
     await kube.set_namespace_label(admin, ns, "true")
 
     async def converged() -> bool:
-        return await kube.policy_names(admin, ns) == DEFAULTS
+        # The phase is the opt-in's last write, after the policies look right.
+        found = await kube.backup(admin, ns, NETFENCE_NS)
+        phase = (found.metadata.annotations or {}) if found and found.metadata else {}
+        return (
+            await kube.policy_names(admin, ns) == DEFAULTS
+            and phase.get(naming.PHASE_ANNOTATION) == "adopted"
+        )
 
     await kube.eventually(converged)
     backup = await kube.backup(admin, ns, NETFENCE_NS)

@@ -223,3 +223,16 @@ async def test_enabling_is_refused_to_who_may_not_label_namespaces_even_if_manag
     fake = cluster(managed=True, denied=("patch namespaces",))
     with pytest.raises(errors.AccessDenied, match="may not patch namespaces"):
         await namespaces.enable(fake.ports(), "shop")
+
+
+async def test_the_enable_preview_says_when_the_backup_needs_several_configmaps() -> None:
+    fake = cluster(managed=False)
+    blocks = [{"ipBlock": {"cidr": f"10.{i // 256}.{i % 256}.0/24"}} for i in range(9000)]
+    for index in range(3):
+        fake.add_policy(
+            Policy("shop", f"big-{index}", spec={"podSelector": {}, "ingress": [{"from": blocks}]})
+        )
+    preview = await namespaces.preview_enable(fake.ports(), "shop", impact=False)
+    assert any(
+        "written as 2 ConfigMaps" in w or "written as 3 ConfigMaps" in w for w in preview.warnings
+    ), preview.warnings

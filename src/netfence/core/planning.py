@@ -18,7 +18,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from netfence.core import naming, policies, templates
+from netfence.core import backups, errors, naming, policies, templates
 from netfence.core.errors import InvalidTemplate
 from netfence.core.objects import Backup, JsonDict, Namespace, Phase, Policy, Workload
 
@@ -265,11 +265,20 @@ def _backup(
                     state.name,
                     "PoliciesBackedUp",
                     f"Backed up {len(unmanaged)} existing NetworkPolicies "
-                    f"to ConfigMap {naming.backup_configmap_name(state.name)}",
+                    f"to {_backup_where(state.name, entries)}",
                 ),
             )
         )
     return steps
+
+
+def _backup_where(namespace: str, entries: Mapping[str, JsonDict]) -> str:
+    head = naming.backup_configmap_name(namespace)
+    try:
+        parts = backups.part_count(entries)
+    except errors.Refused:
+        parts = 1  # the writer refuses it, with the reason, before anything is deleted
+    return f"ConfigMap {head}" if parts == 1 else f"{parts} ConfigMaps ({head} and its parts)"
 
 
 def _prune(namespace: str, unmanaged: Sequence[Policy]) -> list[Step]:

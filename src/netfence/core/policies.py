@@ -46,6 +46,13 @@ def template_from_snapshot(text: str) -> templates.Template:
             "(snapshot)",
             [FieldError(_SNAPSHOT_FIELD, f"the template snapshot is not valid JSON: {e.msg}")],
         ) from e
+    except RecursionError as e:
+        # Someone wrote an absurdly nested annotation; it is a broken snapshot, no crash.
+        raise InvalidTemplate(
+            "(snapshot)",
+            [FieldError(_SNAPSHOT_FIELD, "the template snapshot is nested too deeply")],
+        ) from e
+
     if not isinstance(document, dict) or not isinstance(document.get("name"), str):
         raise InvalidTemplate(
             "(snapshot)", [FieldError(_SNAPSHOT_FIELD, "the template snapshot has no name")]

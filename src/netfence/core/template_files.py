@@ -18,10 +18,9 @@ def read_documents(text: str, *, origin: str, name: str | None = None) -> dict[s
     Every document is validated here, before anything is written, so a file with one bad
     template writes none of them. `name` names a single document that has none.
     """
-    try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as e:
-        raise errors.InvalidTemplate(origin, [errors.FieldError("", f"not valid YAML: {e}")]) from e
+    # Read by the rules of one template (bounded depth, no aliases): a file of any nesting
+    # is one clear error, never a RecursionError.
+    documents = [d for d in templates.read_documents(text, origin=origin) if d is not None]
     if not documents:
         raise errors.InvalidTemplate(origin, [errors.FieldError("", "the file holds no template")])
     found: dict[str, str] = {}

@@ -10,7 +10,7 @@ import datetime
 import time
 from dataclasses import dataclass, field
 
-from netfence.core import errors, naming, summaries
+from netfence.core import backups, errors, naming, summaries
 from netfence.core.conversion import UNPARSED
 from netfence.core.objects import Backup, Namespace, Phase, Policy
 from netfence.core.planning import ApplyPolicy, DeletePolicy, NamespaceState, Plan, plan_namespace
@@ -137,7 +137,19 @@ class EnablePreview:
 
     @property
     def warnings(self) -> list[str]:
-        return [n.message for n in self.plan.refusals]
+        found = [n.message for n in self.plan.refusals]
+        entries = {p.name: p.manifest() for p in self.backed_up}
+        try:
+            parts = backups.part_count(entries)
+        except errors.Refused as e:
+            found.append(f"enabling would be refused before anything is deleted: {e}")
+        else:
+            if parts > 1:
+                found.append(
+                    f"the backup is over one ConfigMap's 1 MiB: it would be written as {parts} "
+                    "ConfigMaps, every one before any policy is deleted"
+                )
+        return found
 
 
 async def preview_enable(cluster: Cluster, name: str, *, impact: bool = True) -> EnablePreview:
