@@ -11,6 +11,7 @@ reason, where the machine cannot run the dataplane.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -31,6 +32,7 @@ from lightkube.resources.rbac_authorization_v1 import ClusterRole
 from netfence.localcluster import ControlPlane, dataplane, enforcer, netns, node_agent, processes
 from netfence.localcluster.dataplane import Dataplane, DataplaneUnavailable
 from netfence.localcluster.netns import ProbeResult
+from tests.integration.kube import eventually
 from tests.integration.test_node_agent import (
     create_namespace,
     delete_pods_now,
@@ -225,6 +227,10 @@ def _host_state() -> dict[str, object]:
     }
 
 
+async def _gone(pid: int) -> bool:
+    return not processes.alive(pid)
+
+
 def _processes_mentioning(text: str) -> list[int]:
     pids = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
     return [
@@ -245,12 +251,21 @@ async def test_start_and_stop_leave_the_host_as_it_was(
     plane = start_dataplane(control_plane, directory, "netfence-stop-test", "10.252.0.0/24")
     namespace = await create_namespace(admin, "stop")
     try:
-        await admin.create(make_pod(namespace, "lonely", plane.node_name))
-        await wait_running(admin, namespace, ["lonely"])
-        made = [plane.node_netns, plane.pod_netns(f"{namespace}/lonely")]
+        for name in ("one", "two"):
+            await admin.create(make_pod(namespace, name, plane.node_name))
+        ips = await wait_running(admin, namespace, ["one", "two"])
+        made = [plane.node_netns, plane.pod_netns(f"{namespace}/one")]
         assert all(netns.netns_exists(name) for name in made)
         assert _host_state() == before  # all of it lives in the namespaces it made
         assert all(processes.alive(pid) for pid in plane.pids.values())
+        through = await plane.probe(f"{namespace}/one", ips["two"], 8080)
+        assert (through.outcome, through.answer) == ("connected", f"{namespace}/two")
+        # Fail closed: with no enforcer on the queue, no new connection gets through.
+        os.kill(plane.pids["enforcer"], signal.SIGKILL)
+        await eventually(lambda: _gone(plane.pids["enforcer"]), timeout=5, interval=0.05)
+        if plane.enforcer_mode == "iptables-nfqueue":
+            closed = await plane.probe(f"{namespace}/one", ips["two"], 8080, "TCP", DROP_TIMEOUT)
+            assert closed.outcome == "dropped"
     finally:
         stopped = dataplane.stop(directory)
         await delete_pods_now(admin, [namespace])
