@@ -426,3 +426,37 @@ async def test_two_attachments_whose_plain_names_collide_get_two_policies(
             template,
             resource_version=latest.resource_version,
         )
+
+
+async def test_a_policy_someone_keeps_deleting_is_left_alone_with_one_warning(
+    admin: AsyncClient, replicas: Replicas
+) -> None:
+    replicas.start("fight")
+    ns = await kube.create_namespace(admin, kube.unique("fight"), managed=True)
+    await ready(admin, ns)
+    await kube.create(admin, kube.deployment(ns, "web", templates=("http",)))
+    policy = naming.attachment_policy_name("Deployment", "web", "http")
+
+    async def fight() -> None:
+        # Another controller that deletes netfence's policy whenever it appears.
+        while True:
+            with contextlib.suppress(ApiError):
+                await admin.delete(NetworkPolicy, policy, namespace=ns)
+            await asyncio.sleep(0.02)
+
+    fighter = asyncio.create_task(fight())
+    try:
+
+        async def warned() -> bool:
+            return "RewriteLoop" in await kube.event_reasons(admin, ns)
+
+        await kube.eventually(warned, timeout=60)
+    finally:
+        fighter.cancel()
+    await asyncio.sleep(2.0)
+    reasons = await kube.event_reasons(admin, ns)
+    assert len(reasons.get("RewriteLoop", [])) == 1, reasons
+    # Left alone: not recreated while the writes are in the window, and the rest is served.
+    assert policy not in await kube.policy_names(admin, ns)
+    other = await kube.create_namespace(admin, kube.unique("served"), managed=True)
+    await ready(admin, other)

@@ -3,14 +3,16 @@ large or too deep, an event whose message is too long for one Event."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from lightkube import AsyncClient
+from lightkube import ApiError, AsyncClient
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import ConfigMap
+from lightkube.resources.core_v1 import ConfigMap, Namespace
 from lightkube.resources.networking_v1 import NetworkPolicy
 from lightkube.types import PatchType
 
@@ -48,8 +50,32 @@ def big_policy(namespace: str, name: str, *, seed: int, blocks: int = 1300) -> d
     }
 
 
+CREATED: list[str] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def remove_what_this_module_made(admin: AsyncClient) -> AsyncIterator[None]:
+    """Megabytes of policies and backups would slow every later controller's start (it
+    lists and plans them all): they go with this module."""
+    yield
+    for ns in CREATED:
+        # Unmanaged first, so no controller recreates what is deleted next.
+        with contextlib.suppress(ApiError):
+            await kube.set_namespace_label(admin, ns, None)
+        async for policy in admin.list(NetworkPolicy, namespace=ns):
+            if policy.metadata and policy.metadata.name:
+                with contextlib.suppress(ApiError):
+                    await admin.delete(NetworkPolicy, policy.metadata.name, namespace=ns)
+        for name in await backup_config_maps(admin, ns):
+            with contextlib.suppress(ApiError):
+                await admin.delete(ConfigMap, name, namespace=NETFENCE_NS)
+        with contextlib.suppress(ApiError):
+            await admin.delete(Namespace, ns)
+
+
 async def namespace_with_big_policies(admin: AsyncClient, prefix: str, count: int) -> str:
     ns = await kube.create_namespace(admin, kube.unique(prefix))
+    CREATED.append(ns)
     for index in range(count):
         await kube.create(admin, big_policy(ns, f"db-{index:02d}", seed=index))
     return ns
@@ -127,8 +153,10 @@ async def test_an_opt_in_over_1_mib_is_backed_up_over_several_configmaps_and_res
         keys = [key for c in stored.values() for key in (c.data or {})]
         assert sorted(keys) == sorted(f"{name}.yaml" for name in before)
         reasons = await kube.event_reasons(admin, ns)
+        head_name = naming.backup_configmap_name(ns)
         assert reasons["PoliciesBackedUp"] == [
-            f"Backed up 40 existing NetworkPolicies to ConfigMap {naming.backup_configmap_name(ns)}"
+            f"Backed up 40 existing NetworkPolicies to {len(stored)} ConfigMaps ({head_name} "
+            "and its parts)"
         ]
         backup = await LiveReader(admin, netfence_namespace=NETFENCE_NS).backup(ns)
         assert backup is not None
@@ -209,6 +237,7 @@ async def test_a_missing_part_blocks_the_namespace_and_nothing_is_deleted_until_
 async def test_a_smaller_backup_removes_the_parts_it_no_longer_needs(admin: AsyncClient) -> None:
     # No controller runs here: the writer alone, for a namespace that does not exist.
     ns = kube.unique("ghost")
+    CREATED.append(ns)
     writer = KubeWriter(admin, netfence_namespace=NETFENCE_NS)
     entries = {
         f"db-{i:02d}": big_policy(ns, f"db-{i:02d}", seed=i) for i in range(45)

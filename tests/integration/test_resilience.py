@@ -20,9 +20,11 @@ DEFAULTS = {naming.DENY_ALL_INGRESS, naming.ALLOW_NAMESPACE_COMMUNICATION}
 class FreezingWriter(KubeWriter):
     """Writes normally until the chosen operation, then freezes there like a killed process."""
 
-    def __init__(self, client: AsyncClient, *, freeze_on: str) -> None:
+    def __init__(self, client: AsyncClient, *, freeze_on: str, namespace: str) -> None:
         super().__init__(client, netfence_namespace=NETFENCE_NS)
         self.freeze_on = freeze_on
+        # Only the namespace under test: a controller starting up may write elsewhere.
+        self.namespace = namespace
         self.frozen = asyncio.Event()
 
     async def _freeze(self) -> None:
@@ -32,12 +34,12 @@ class FreezingWriter(KubeWriter):
     async def delete(
         self, namespace: str, name: str, *, uid: str | None, resource_version: str | None
     ) -> None:
-        if self.freeze_on == "delete":
+        if self.freeze_on == "delete" and namespace == self.namespace:
             await self._freeze()
         await super().delete(namespace, name, uid=uid, resource_version=resource_version)
 
     async def create(self, manifest: JsonDict) -> None:
-        if self.freeze_on == "apply":
+        if self.freeze_on == "apply" and manifest["metadata"]["namespace"] == self.namespace:
             await self._freeze()
         await super().create(manifest)
 
@@ -45,7 +47,7 @@ class FreezingWriter(KubeWriter):
 async def _crash_during_opt_in(admin: AsyncClient, freeze_on: str) -> str:
     ns = await kube.create_namespace(admin, kube.unique(f"crash-{freeze_on}"))
     await kube.create(admin, kube.foreign_policy(ns, "legacy"))
-    writer = FreezingWriter(admin, freeze_on=freeze_on)
+    writer = FreezingWriter(admin, freeze_on=freeze_on, namespace=ns)
     async with running_controller(admin, writer=writer):
         await kube.set_namespace_label(admin, ns, "true")
         await asyncio.wait_for(writer.frozen.wait(), timeout=10)
@@ -132,7 +134,9 @@ async def _idle(value: bool) -> bool:
 
 async def test_two_replicas_elect_one_leader_and_hand_over(admin: AsyncClient) -> None:
     ns = await kube.create_namespace(admin, kube.unique("ha"), managed=True)
-    async with running_controller(admin, lease_seconds=3) as first:
+    # A Lease of 6 s: a busy machine (a build beside the tests) can delay one renewal of a
+    # 3 s Lease past the 80% the elector trusts by its own clock.
+    async with running_controller(admin, lease_seconds=6) as first:
         second_task = asyncio.create_task(_second_replica(admin, ns, first))
         await kube.create(admin, kube.deployment(ns, "web", templates=("http",)))
         await kube.wait_for_policy(admin, ns, "deploy-web-http")
@@ -146,7 +150,7 @@ async def _second_replica(admin: AsyncClient, ns: str, first: object) -> str:
     assert isinstance(first, Controller)
     replica = Controller(
         admin,
-        ControllerSettings(netfence_namespace=NETFENCE_NS, renew_seconds=1.0, lease_seconds=3),
+        ControllerSettings(netfence_namespace=NETFENCE_NS, renew_seconds=1.0, lease_seconds=6),
     )
     task = asyncio.create_task(replica.run())
     try:
