@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit integration bench bench-connectivity clean
+.PHONY: demo test lint unit integration bench bench-connectivity clean system-packages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +24,15 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/core -q
 
-integration: $(STAMP)
+integration: $(STAMP) system-packages
 	$(BIN)/pytest tests/integration -q
 
-test: lint
+# Debian packages the browser and dataplane tests need (chromium, iproute2, iptables,
+# nftables, socat), installed once; a no-op when they are there.
+system-packages:
+	scripts/install-system-packages
+
+test: lint system-packages
 	$(BIN)/pytest -q -ra
 
 bench: $(STAMP)

@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from netfence.localcluster import ControlPlane, ensure_binary, needs_build, start, stop
+from netfence.localcluster import (
+    ControlPlane,
+    dataplane,
+    enforcer,
+    ensure_binary,
+    needs_build,
+    start,
+    stop,
+)
 
 _HERE = Path(__file__).parent
 REUSE_ENV = "NETFENCE_TEST_CONTROLPLANE_DIR"
@@ -36,11 +44,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     the per-test timeout that would otherwise cover the fixture's setup."""
     if session.config.option.collectonly or not any(map(_is_integration, session.items)):
         return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if needs_build():
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line("building the local control plane (first time: minutes) ...")
         ensure_binary()
+    # The enforcer (kube-network-policies) is built once per version, where Go is there;
+    # where the dataplane cannot run at all, its tests skip and say why.
+    if enforcer.needs_build() and not dataplane.missing_requirements(enforce=False):
+        if reporter is not None:
+            reporter.write_line("building kube-network-policies (first time: minutes) ...")
+        enforcer.ensure_binary()
 
 
 @pytest.fixture(scope="session")
