@@ -285,3 +285,19 @@ def test_plugins_are_recognised_by_their_pods_labels_in_any_namespace() -> None:
         )
         == []
     )
+
+
+def test_kube_network_policies_is_an_enforcing_plugin() -> None:
+    cluster = Cluster(
+        namespace("shop"),
+        pod("shop/web", {"app": "web"}),
+        pod("kube-system/kube-network-policies-x1", {"app": "kube-network-policies"}),
+    )
+    assert (
+        pitfalls.find(
+            namespaces=cluster.inventory.namespaces,
+            policies=(),
+            endpoints=cluster.inventory.pods,
+        )
+        == []
+    )

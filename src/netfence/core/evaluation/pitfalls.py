@@ -75,6 +75,9 @@ ENFORCING_PLUGINS: Final[Mapping[str, frozenset[str]]] = {
     "GKE Dataplane V2": frozenset({"anetd"}),
     "Azure Network Policy Manager": frozenset({"azure-npm"}),
     "Romana": frozenset({"romana-agent"}),
+    # The Kubernetes SIG-network enforcer (its DaemonSet and pods are named so); the
+    # local cluster runs it too.
+    "kube-network-policies": frozenset({"kube-network-policies"}),
 }
 # Plugins that route pod traffic but enforce no policy on their own.
 NON_ENFORCING_PLUGINS: Final[Mapping[str, frozenset[str]]] = {
