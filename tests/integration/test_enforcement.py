@@ -26,12 +26,16 @@ from lightkube.models.networking_v1 import (
     NetworkPolicyPort,
     NetworkPolicySpec,
 )
+from lightkube.resources.apps_v1 import DaemonSet
 from lightkube.resources.networking_v1 import NetworkPolicy
 from lightkube.resources.rbac_authorization_v1 import ClusterRole
 
+from netfence.core.evaluation import pitfalls
+from netfence.kube.reading import LiveReader
 from netfence.localcluster import ControlPlane, dataplane, enforcer, netns, node_agent, processes
 from netfence.localcluster.dataplane import Dataplane, DataplaneUnavailable
 from netfence.localcluster.netns import ProbeResult
+from netfence.usecases import connectivity
 from tests.integration.kube import eventually
 from tests.integration.test_node_agent import (
     create_namespace,
@@ -136,6 +140,19 @@ async def test_enforcer_is_ready_with_least_privilege(admin: AsyncClient, node: 
         f"start, whole dataplane {node.seconds['total']:.2f}s; enforcer RSS "
         f"{memory['enforcer'] / 2**20:.0f} MiB, agent RSS {memory['agent'] / 2**20:.0f} MiB"
     )
+
+
+async def test_check_sees_the_enforcer_while_it_runs(admin: AsyncClient, node: Dataplane) -> None:
+    """`netfence check` looks for an enforcing plugin by its DaemonSet, as upstream installs
+    it; the local dataplane registers one that stands for its enforcer process."""
+    inventory = await LiveReader(admin, netfence_namespace="netfence-system").inventory()
+    kinds = {finding.kind for finding in connectivity.check(inventory)}
+    assert pitfalls.Kind.NO_ENFORCING_PLUGIN not in kinds
+    daemonset = await admin.get(
+        DaemonSet, enforcer.daemonset_name(node.node_name), namespace="kube-system"
+    )
+    assert daemonset.metadata is not None
+    assert enforcer.STANDS_FOR_ANNOTATION in (daemonset.metadata.annotations or {})
 
 
 async def test_denying_ingress_drops_new_connections_until_the_policy_goes(

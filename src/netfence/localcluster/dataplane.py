@@ -286,6 +286,8 @@ def _start(
                 "load its nftables table",
             )  # fmt: skip
         record["seconds"]["enforcer"] = round(time.monotonic() - began_enforcer, 3)
+        record["registered"] = enforcer.register(control_plane.kubeconfig, record["node_name"])
+        _save(directory, record)
     began_agent = time.monotonic()
     (directory / node_agent.READY_FILE).unlink(missing_ok=True)
     _spawn(directory, record, "agent", _agent_command(directory, record), node_agent.LOG_FILE)
@@ -450,6 +452,10 @@ def _cleanup(directory: Path) -> bool:
     record = _load(directory)
     found = False
     pids = record.get("pids", {}) if record else {}
+    if record and record.get("registered"):
+        # The enforcer stops: so goes what tells the cluster it enforces NetworkPolicy.
+        with contextlib.suppress(Exception):
+            enforcer.unregister(Path(record["kubeconfig"]), record["node_name"])
     for name in _STOP_ORDER:
         pid = pids.get(name)
         if pid and processes.is_ours(int(pid), _MARKERS[name]):

@@ -29,10 +29,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from lightkube import ApiError, Client, KubeConfig
+from lightkube import ApiError, Client, KubeConfig, codecs
 from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.models.rbac_v1 import PolicyRule, RoleRef, Subject
+from lightkube.resources.apps_v1 import DaemonSet
 from lightkube.resources.core_v1 import ServiceAccount, ServiceAccountToken
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
 
@@ -163,6 +164,69 @@ def ensure_identity(kubeconfig: Path, *, seconds: int = TOKEN_SECONDS) -> str:
     if issued.status is None or not issued.status.token:
         raise RuntimeError(f"the TokenRequest for {NAMESPACE}/{SERVICE_ACCOUNT} gave no token")
     return issued.status.token
+
+
+# --- how the cluster sees it ------------------------------------------------------------------
+
+# Upstream installs kube-network-policies as a DaemonSet in kube-system. Here it is a process
+# the dataplane runs in the node namespace, so this DaemonSet only stands for it: it selects
+# no node (it never makes a pod) and is there while the enforcer runs, so `kubectl get ds
+# -n kube-system` and `netfence check` see which plugin enforces NetworkPolicy.
+STANDS_FOR_ANNOTATION = "netfence.io/stands-for"
+
+
+def daemonset_name(node_name: str) -> str:
+    return f"kube-network-policies-{node_name}"[:63].rstrip("-.")
+
+
+def register(kubeconfig: Path, node_name: str) -> str:
+    """The DaemonSet that stands for this node's enforcer (applied, so idempotent)."""
+    name = daemonset_name(node_name)
+    labels = {"app": "kube-network-policies", "netfence.io/dataplane-node": node_name}
+    manifest = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {
+            "name": name,
+            "namespace": NAMESPACE,
+            "labels": labels,
+            "annotations": {
+                STANDS_FOR_ANNOTATION: (
+                    f"kube-network-policies {VERSION}, run by netfence's local dataplane as a "
+                    f"process in the network namespace of node {node_name}; it schedules no pod"
+                )
+            },
+        },
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "hostNetwork": True,
+                    "nodeSelector": {"netfence.io/runs-as-process": "true"},
+                    "containers": [
+                        {
+                            "name": "kube-network-policies",
+                            "image": f"kube-network-policies:{VERSION}",
+                        }
+                    ],
+                },
+            },
+        },
+    }
+    with contextlib.closing(
+        Client(KubeConfig.from_file(kubeconfig), field_manager=FIELD_MANAGER)
+    ) as client:
+        client.apply(codecs.from_dict(manifest), force=True)
+    return name
+
+
+def unregister(kubeconfig: Path, node_name: str) -> None:
+    with (
+        contextlib.closing(Client(KubeConfig.from_file(kubeconfig))) as client,
+        contextlib.suppress(ApiError),
+    ):
+        client.delete(DaemonSet, daemonset_name(node_name), namespace=NAMESPACE)
 
 
 # --- steering packets to it ---------------------------------------------------------------
