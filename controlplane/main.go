@@ -1,8 +1,11 @@
 // Command netfence-controlplane runs a local Kubernetes control plane for demos and
 // tests: an embedded etcd and kube-apiserver (the public app.NewAPIServerCommand),
-// both on 127.0.0.1, with RBAC and static bearer tokens.
+// both on 127.0.0.1, with RBAC and static bearer tokens; and, each in a process of
+// its own started from the same binary, kube-controller-manager and kube-scheduler
+// (components.go).
 //
 //	netfence-controlplane --dir DIR [--port N]
+//	netfence-controlplane controller-manager|scheduler --dir DIR [--apiserver-pid N]
 //
 // DIR receives: kubeconfig (admin, CA embedded), tokens.json, ca.crt, server (URL),
 // pki/ (keys, certs, token file) and etcd/ (data). Existing keys, certificates and
@@ -43,7 +46,7 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"k8s.io/kubernetes/cmd/kube-apiserver/app"
+	apiserverapp "k8s.io/kubernetes/cmd/kube-apiserver/app"
 )
 
 // users maps each static-token user to its groups. Users without groups get only
@@ -56,6 +59,13 @@ var users = map[string]string{
 }
 
 func main() {
+	if len(os.Args) > 1 && (os.Args[1] == controllerManager || os.Args[1] == scheduler) {
+		if err := runComponent(os.Args[1], os.Args[2:]); err != nil {
+			fmt.Fprintf(os.Stderr, "netfence-controlplane %s: %v\n", os.Args[1], err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "netfence-controlplane:", err)
 		os.Exit(1)
@@ -83,7 +93,7 @@ func run() error {
 
 	// Created first: it installs kube-apiserver's SIGTERM/SIGINT handler, so a signal
 	// that arrives while etcd starts is not lost. We watch the same signals ourselves.
-	apiserver := app.NewAPIServerCommand()
+	apiserver := apiserverapp.NewAPIServerCommand()
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 
@@ -137,14 +147,12 @@ func run() error {
 		"--service-account-signing-key-file=" + filepath.Join(pki, "sa.key"),
 		"--api-audiences=https://kubernetes.default.svc",
 		"--service-cluster-ip-range=10.96.0.0/16",
-		// No controller-manager: the default ServiceAccount never appears, so the
-		// ServiceAccount admission plugin would reject every pod.
+		// The default ServiceAccount of a namespace appears only once kube-controller-manager
+		// has seen the namespace, so with this plugin a pod created right after its
+		// namespace would be refused; and no kubelet would mount the token it adds.
 		"--disable-admission-plugins=ServiceAccount",
 		// No kubelet runs on 127.0.0.1, and Endpoints may not hold loopback addresses.
 		"--endpoint-reconciler-type=none",
-		// No garbage collector runs: delete objects at once instead of leaving them
-		// behind with orphan/foreground finalizers that nothing would remove.
-		"--enable-garbage-collector=false",
 		// Faster start and less background work; not needed on a local single user server.
 		"--enable-priority-and-fairness=false",
 		"--allow-privileged=true",

@@ -1,4 +1,4 @@
-"""`netfence controlplane up|down`: the local kube-apiserver for demos and tests."""
+"""`netfence controlplane up|down`: the local control plane for demos and tests."""
 
 from __future__ import annotations
 
@@ -18,9 +18,14 @@ from netfence.localcluster import (
     start,
     stop,
 )
-from netfence.localcluster.running import recorded_server
+from netfence.localcluster.running import log_file, recorded_server
 
-app = typer.Typer(help="Run a local kube-apiserver with embedded etcd (for demos and tests).")
+app = typer.Typer(
+    help=(
+        "Run a local control plane (etcd, kube-apiserver, kube-controller-manager, "
+        "kube-scheduler) for demos and tests."
+    )
+)
 
 DEFAULT_DIR = Path(".netfence/controlplane")
 DirOption = Annotated[
@@ -45,17 +50,21 @@ def up(directory: DirOption = DEFAULT_DIR) -> None:
         before = None if already else recorded_server(directory)
         if not already and needs_build():
             _out.print(
-                "Building the control plane (kube-apiserver + etcd) with Go; "
-                "the first build takes several minutes and about 2 GiB of memory..."
+                "Building the control plane (etcd, kube-apiserver, kube-controller-manager, "
+                "kube-scheduler) with Go; the first build takes several minutes and about "
+                "2.2 GiB of memory..."
             )
             with _out.status("go build ..."):
                 ensure_binary()
-        with _out.status("starting kube-apiserver and etcd ..."):
+        with _out.status(
+            "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler ..."
+        ):
             cp = start(directory)
     except (BuildError, ControlPlaneError, OSError) as e:
         raise _fail(str(e)) from e
     state = "already running" if already else "started"
-    _out.print(f"[green]Control plane {state}[/] at {escape(cp.server)} (PID {cp.pid})")
+    pids = ", ".join(f"{name} {pid}" for name, pid in cp.pids.items())
+    _out.print(f"[green]Control plane {state}[/] at {escape(cp.server)} (PIDs: {escape(pids)})")
     if before is not None and before != cp.server:
         _out.print(
             f"[yellow]The address it had, {escape(before)}, is taken by another process:[/] "
@@ -65,13 +74,16 @@ def up(directory: DirOption = DEFAULT_DIR) -> None:
     _out.print(f"  kubeconfig (admin): {escape(str(cp.kubeconfig))}")
     _out.print(f"  tokens:             {escape(str(cp.dir / 'tokens.json'))}")
     _out.print(f"  users:              {escape(', '.join(sorted(cp.tokens)))}")
-    _out.print(f"  log:                {escape(str(cp.dir / 'controlplane.log'))}")
+    for number, name in enumerate(cp.pids):
+        label = "logs:" if number == 0 else ""
+        _out.print(f"  {label:<20}{escape(str(log_file(cp.dir, name)))}")
     _out.print(f"\n  export KUBECONFIG={escape(str(cp.kubeconfig))}")
 
 
 @app.command()
 def down(directory: DirOption = DEFAULT_DIR) -> None:
-    """Stop the control plane running from the data directory (its data is kept)."""
+    """Stop every process of the control plane running from the data directory (its data is
+    kept)."""
     try:
         stopped = stop(directory)
     except (ControlPlaneError, OSError) as e:

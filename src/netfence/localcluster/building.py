@@ -1,4 +1,6 @@
-"""Build the Go control plane (kube-apiserver + embedded etcd) once and cache it.
+"""Build the Go control plane once and cache it: one binary that runs etcd and
+kube-apiserver, or (`netfence-controlplane controller-manager|scheduler`) one of
+kube-controller-manager and kube-scheduler.
 
 The binary lands in ``<cache>/controlplane/<hash>/netfence-controlplane`` where
 ``<hash>`` covers the Go sources (go.mod, go.sum, *.go), so a second call costs
