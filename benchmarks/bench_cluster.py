@@ -32,6 +32,9 @@ def deployment(ns: str, name: str, templates: tuple[str, ...] = ()) -> dict[str,
             "labels": {naming.template_label_key(t): "true" for t in templates},
         },
         "spec": {
+            # No pods: the benchmarks measure netfence on controllers, and the local
+            # control plane's controller manager would otherwise make one per Deployment.
+            "replicas": 0,
             "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": {"app": name, "tier": "backend"}},

@@ -54,8 +54,15 @@ async def set_namespace_label(client: AsyncClient, name: str, value: str | None)
 
 
 def deployment(
-    namespace: str, name: str, *, templates: tuple[str, ...] = (), kind: str = "Deployment"
+    namespace: str,
+    name: str,
+    *,
+    templates: tuple[str, ...] = (),
+    kind: str = "Deployment",
+    replicas: int = 0,
 ) -> dict[str, Any]:
+    """A controller; with no replicas by default: the control plane runs a controller
+    manager, and these tests are about the controllers, not about pods."""
     labels = {naming.template_label_key(t): "true" for t in templates}
     pod: dict[str, Any] = {
         "metadata": {"labels": {"app": name}},
@@ -81,6 +88,8 @@ def deployment(
     else:
         api = "apps/v1"
         spec = {"selector": {"matchLabels": {"app": name}}, "template": pod}
+        if kind in ("Deployment", "StatefulSet"):
+            spec["replicas"] = replicas
         if kind == "StatefulSet":
             spec["serviceName"] = name
     return {
