@@ -8,9 +8,10 @@ tests/integration/wire.py): connected or refused (nothing listening) is allowed,
 is denied. After each change the test waits for the controller's result (the policy
 objects) and then probes until the wire shows the expected answer, bounded.
 
-Controllers are Deployments with 0 replicas plus pods the test makes with the same labels:
-no controller-manager is guaranteed on the control plane, and netfence selects pods by the
-controller's selector, so this is what it would meet with real replicas.
+Controllers are Deployments with 0 replicas plus pods the test makes with the same labels,
+bound to this module's node: netfence selects pods by the controller's selector, so this is
+what it would meet with real replicas, and it needs neither a controller-manager nor a
+scheduler to place them here.
 
 `pytest -s` prints the figures (docs/benchmarks.md, "On the wire"). NETFENCE_WIRE_CHANGES
 (default 100) and NETFENCE_WIRE_ATTACHES (default 20) set how many changes they measure.
@@ -92,6 +93,12 @@ class Place:
         self.namespaces.append(name)
         return name
 
+    async def fixed_namespace(self, name: str) -> str:
+        """A namespace of a fixed name: made if absent (and then removed at the end)."""
+        if await wire.ensure_namespace(self.admin, name):
+            self.namespaces.append(name)
+        return name
+
     async def pods(self, namespace: str, pods: Sequence[Pod]) -> list[str]:
         """Create the pods, wait until they run; their keys (``ns/name``)."""
         names = []
@@ -110,6 +117,12 @@ class Place:
         for namespace, name in self.shared_pods:
             try:
                 await self.admin.delete(Pod, name, namespace=namespace, grace_period=0)
+            except ApiError as e:
+                if e.status.code != 404:
+                    raise
+        for namespace in self.namespaces:  # the controller-manager finishes the deletion
+            try:
+                await self.admin.delete(Namespace, namespace)
             except ApiError as e:
                 if e.status.code != 404:
                     raise
@@ -279,8 +292,8 @@ async def test_every_default_template_opens_what_it_promises_and_nothing_else(
 
     ns = await place.namespace("templates", managed=True)
     elsewhere = await place.namespace("elsewhere")
-    monitoring = await wire.ensure_namespace(admin, "monitoring")
-    ingress_nginx = await wire.ensure_namespace(admin, "ingress-nginx")
+    monitoring = await place.fixed_namespace("monitoring")
+    ingress_nginx = await place.fixed_namespace("ingress-nginx")
     suffix = kube.unique("wire")
     policies = []
     for template, (name, declared) in SERVERS.items():
@@ -505,8 +518,9 @@ def _demo_like(suffix: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """`netfence demo`'s objects under names of this run, with 0 replicas (pods are made
     by the test), and a `web` team whose pods the demo's legacy policies name. The
     DaemonSet runs on no node and selects its template's labels plus one the pods of the
-    test do not carry: a controller-manager (when there is one) would otherwise adopt and
-    replace them; node-exporter's pod is then one no controller selects."""
+    test do not carry: the controller-manager would otherwise adopt and replace them;
+    node-exporter's pod is then one no controller selects. A StatefulSet claims only pods
+    named after its ordinals, so its pod is `db-a`."""
     rename = {n: f"{n}-{suffix}" for n in ("shop", "payments", "monitoring", "web")}
     manifests = []
     for manifest in demo.manifests(NETFENCE_NS):

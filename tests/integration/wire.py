@@ -417,8 +417,9 @@ def deployment(
     templates: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A Deployment with 0 replicas whose pods carry ``labels``: the test makes its pods
-    itself (with those labels, bound to the node), as no controller-manager is
-    guaranteed; netfence selects them by this Deployment's selector all the same."""
+    itself (with those labels, bound to its node; pods without a pod-template-hash label
+    are never adopted by the Deployment's ReplicaSet); netfence selects them by this
+    Deployment's selector all the same."""
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -453,16 +454,16 @@ async def create(client: AsyncClient, manifest: dict[str, Any]) -> None:
     await client.create(codecs.from_dict(manifest))
 
 
-async def ensure_namespace(client: AsyncClient, name: str) -> str:
-    """A namespace of a fixed name (``monitoring``, ``ingress-nginx``), shared by the whole
-    session: made if absent and never deleted (without a controller-manager it would stay
-    Terminating, and nobody could make it again)."""
+async def ensure_namespace(client: AsyncClient, name: str) -> bool:
+    """A namespace of a fixed name (``monitoring``, ``ingress-nginx``: templates name
+    them), made if absent; whether this call made it (then its maker removes it)."""
     try:
         await client.create(Namespace(metadata=ObjectMeta(name=name)))
     except ApiError as e:
         if e.status.code != 409:
             raise
-    return name
+        return False
+    return True
 
 
 # --- figures ------------------------------------------------------------------------------
