@@ -31,7 +31,6 @@ import os
 import signal
 import socket
 import ssl
-import subprocess
 import time
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -41,6 +40,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from netfence.localcluster import processes
 from netfence.localcluster.building import BINARY_NAME, ensure_binary
 
 APISERVER = "apiserver"
@@ -133,21 +133,10 @@ def spawn(
     """
     log = log_file(dir, name)
     log.write_bytes(b"")
-    script = '"$0" "$@" </dev/null >>"$NETFENCE_PROCESS_LOG" 2>&1 & echo $!'
-    proc = subprocess.run(
-        ["/bin/sh", "-c", script, *argv],
-        cwd=dir,
-        env={**os.environ, **(env or {}), "NETFENCE_PROCESS_LOG": str(log)},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        start_new_session=True,
-        check=False,
-    )
-    if proc.returncode != 0 or not proc.stdout.strip().isdigit():
-        raise ControlPlaneError(f"could not start {argv[0]}: {proc.stderr.strip() or proc.stdout}")
-    pid = int(proc.stdout.strip())
+    try:
+        pid = processes.spawn(argv, log=log, cwd=dir, env={**os.environ, **(env or {})})
+    except processes.ProcessError as e:
+        raise ControlPlaneError(str(e)) from e
     started = _process_start(pid)
     pid_file(dir, name).write_text(f"{pid} {started}\n" if started else f"{pid}\n")
     return pid
