@@ -123,19 +123,8 @@ class Dataplane:
         return {name: size for name, size in sizes.items() if size is not None}
 
 
-async def probe(
-    directory: Path,
-    source_pod: str,
-    address: str,
-    port: int,
-    protocol: str = "TCP",
-    timeout: float = 2.0,
-) -> ProbeResult:
-    """One fresh connection from inside pod ``namespace/name`` of the dataplane in
-    ``directory`` to ``address:port`` over ``protocol`` (TCP, UDP, SCTP), through the node
-    and the enforcer like any pod's traffic: connected (``answer`` says who), refused,
-    dropped (nothing came back in ``timeout`` seconds) or unreachable."""
-    return await node_agent.probe(directory, source_pod, address, port, protocol, timeout)
+# One fresh connection from inside a pod of the dataplane: the node agent's own probe.
+probe = node_agent.probe
 
 
 # --- what the machine must have -----------------------------------------------------------

@@ -832,7 +832,9 @@ async def probe(
     timeout: float = 2.0,
 ) -> ProbeResult:
     """One fresh connection from inside pod ``namespace/name`` of the node run from
-    ``directory`` to ``address:port``: connected (and who answered), refused or dropped."""
+    ``directory`` to ``address:port`` over ``protocol`` (TCP, UDP, SCTP), through the node
+    and the enforcer like any pod's traffic: connected (``answer`` says who), refused,
+    dropped (nothing came back in ``timeout`` seconds) or unreachable."""
     record = find_record(directory, source_pod)
     return await netns.probe_netns(record.netns, address, port, protocol, timeout)
 
