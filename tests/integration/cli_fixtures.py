@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,6 +64,15 @@ def controller_process(control_plane: ControlPlane, admin: AsyncClient) -> Itera
             stderr=subprocess.STDOUT,
         )
     try:
+        # Ready once it holds the Lease, as `netfence status` tells it.
+        deadline = time.monotonic() + 30
+        while (
+            netfence(control_plane.kubeconfig, "status", "-o", "jsonpath={.controller.live}").stdout
+            != "true"
+        ):
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"no Lease after 30s: {log.read_text()}"
+            time.sleep(0.5)
         yield
     finally:
         stop(process)

@@ -114,7 +114,7 @@ async def test_attach_names_the_problem(kc: Path, admin: AsyncClient) -> None:
     await kube.create(admin, kube.deployment(ns, "api"))
     unknown = netfence(kc, "attach", "deployment/api", "htps", "-n", ns)
     assert unknown.returncode == 1
-    assert "template htps does not exist; did you mean https?" in unknown.stderr
+    assert "template htps does not exist; did you mean https or http?" in unknown.stderr
 
     plain = await kube.create_namespace(admin, kube.unique("cli-plain"))
     refused = netfence(kc, "attach", "deployment/api", "https", "-n", plain)
