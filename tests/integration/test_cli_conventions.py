@@ -324,3 +324,22 @@ async def test_without_a_controller_attach_says_so_at_once_and_what_it_left(
     deployment = await admin.get(Deployment, "web", namespace=ns)
     assert deployment.metadata is not None
     assert label not in (deployment.metadata.labels or {})
+
+
+async def test_without_a_controller_enable_and_disable_print_their_document_and_the_undo(
+    kc: Path, admin: AsyncClient, leaderless: tuple[str, str]
+) -> None:
+    own, _ = leaderless
+    ns = await kube.create_namespace(admin, kube.unique("alone-enable"))
+    enabled = netfence(kc, "enable", ns, "--netfence-namespace", own, "-o", "json")
+    assert enabled.returncode == 1
+    document = json.loads(enabled.stdout)
+    assert (document["kind"], document["finished"]) == ("EnableResult", None)
+    said = " ".join(enabled.stderr.split())
+    assert f"to undo: netfence disable {ns} (or kubectl label namespace {ns} " in said
+
+    disabled = netfence(kc, "disable", ns, "--netfence-namespace", own, "-o", "json")
+    assert disabled.returncode == 1
+    document = json.loads(disabled.stdout)
+    assert (document["kind"], document["wasManaged"]) == ("DisableResult", True)
+    assert f"to undo: netfence enable {ns}" in " ".join(disabled.stderr.split())

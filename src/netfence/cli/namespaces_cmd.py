@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 from typing import Annotated, Any
 
@@ -147,6 +148,8 @@ async def _enable(s: Settings, name: str, *, dry_run: bool, wait: float, fmt: Ou
                 highlight=False,
             )
         if lead.live is False:
+            if fmt.is_document:
+                output.emit(_enable_document(preview, dry_run=False, finished=None), fmt)
             _left_behind(
                 lead,
                 f"the label {naming.MANAGED_NAMESPACE_LABEL}=true stays on namespace {name} "
@@ -295,7 +298,9 @@ async def _disable(
             return
         lead = await leadership.presence(cluster)
         if lead.live is False:
-            await _disable_without_controller(cluster, lead, name, restore=restore, wait=wait)
+            await _disable_without_controller(
+                cluster, lead, name, restore=restore, wait=wait, fmt=fmt
+            )
             return
         result = await namespaces.disable(cluster, name, restore=restore, wait=wait)
     if fmt.is_document:
@@ -327,17 +332,28 @@ async def _disable(
 
 
 async def _disable_without_controller(
-    cluster: Cluster, lead: leading.Leadership, name: str, *, restore: bool, wait: float
+    cluster: Cluster,
+    lead: leading.Leadership,
+    name: str,
+    *,
+    restore: bool,
+    wait: float,
+    fmt: Output,
 ) -> None:
     """The label is removed as asked, but netfence's policies stay (keeping the namespace
     as restricted as it was) and nothing is restored: say so at once, and how to undo."""
     before = await namespaces.preview_disable(cluster, name, restore=False, impact=False)
     result = await namespaces.disable(cluster, name, restore=False, wait=0)
+    if fmt.is_document:
+        remaining = before.deletes if result.was_managed else ()
+        output.emit(_disable_document(dataclasses.replace(result, remaining=remaining)), fmt)
     if not result.was_managed:
-        out.print(Text(f"Namespace {name} is not managed; nothing to remove."), highlight=False)
+        if not fmt.is_document:
+            out.print(Text(f"Namespace {name} is not managed; nothing to remove."), highlight=False)
         leadership.warn(lead)
         return
-    _said_removed(name)
+    if not fmt.is_document:
+        _said_removed(name)
     left = (
         f"netfence's policies in {name} ({', '.join(before.deletes) or 'none'}) stay until a "
         "controller runs"
