@@ -308,8 +308,10 @@ def check(
     ] = False,
     output_format: DocumentOutputOption = TABLE,
 ) -> None:
-    """Pitfalls: no DNS, selectors that match nothing, OR meant as AND, no enforcing plugin,
-    and (on a live cluster) no netfence controller holding its Lease."""
+    """Pitfalls: no DNS, selectors matching nothing, OR meant as AND, no enforcing plugin.
+
+    On a live cluster, also whether a netfence controller holds its Lease.
+    """
     fmt = output_format.allow("check", *DOCUMENTS)
     s = settings(ctx)
     inventory = _inventory(s, from_files, more)

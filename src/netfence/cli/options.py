@@ -25,6 +25,7 @@ OutputOption = Annotated[
         parser=output.parse,
         metavar="FORMAT",
         help="wide, name, json, yaml or jsonpath=TEMPLATE (default: a table).",
+        show_default=False,
     ),
 ]
 DocumentOutputOption = Annotated[
@@ -35,6 +36,7 @@ DocumentOutputOption = Annotated[
         parser=output.parse,
         metavar="FORMAT",
         help="json, yaml or jsonpath=TEMPLATE (default: text for people).",
+        show_default=False,
     ),
 ]
 NamespaceOption = Annotated[

@@ -14,7 +14,6 @@ from netfence.cli import output
 from netfence.cli.context import Settings, err, out, run, settings
 from netfence.cli.options import (
     TABLE,
-    DocumentOutputOption,
     NoHeadersOption,
     OutputOption,
     TemplateArg,
@@ -125,7 +124,17 @@ async def _list(s: Settings, fmt: Output, bare: bool) -> None:
 def show(
     ctx: typer.Context,
     name: TemplateArg,
-    output_format: DocumentOutputOption = YAML,
+    output_format: Annotated[
+        Output,
+        typer.Option(
+            "-o",
+            "--output",
+            parser=output.parse,
+            metavar="FORMAT",
+            help="yaml (the default), json or jsonpath=TEMPLATE.",
+            show_default=False,
+        ),
+    ] = YAML,
 ) -> None:
     """Print one template (YAML that `templates apply -f` reads back)."""
     fmt = output_format.allow("templates show", *DOCUMENTS)
@@ -156,7 +165,12 @@ def apply(
     output_format: Annotated[
         Output,
         typer.Option(
-            "-o", "--output", parser=output.parse, metavar="FORMAT", help="name, json or yaml."
+            "-o",
+            "--output",
+            parser=output.parse,
+            metavar="FORMAT",
+            help="name, json or yaml.",
+            show_default=False,
         ),
     ] = TABLE,
 ) -> None:
