@@ -6,6 +6,10 @@ commands say when no controller holds the Lease."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,9 +57,15 @@ def columns_of(line: str, header: str) -> list[str]:
     return [line[a:b].strip() for a, b in zip(starts, ends, strict=True)]
 
 
-@pytest.fixture
-async def managed(admin: AsyncClient, kc: Path) -> str:
-    """A managed namespace with a Deployment `frontend` and a labelled policy of its own."""
+@pytest.fixture(scope="module")
+async def managed(
+    admin: AsyncClient,
+    control_plane: ControlPlane,
+    controller_process: None,  # noqa: F811
+) -> str:
+    """A managed namespace with a Deployment `frontend` and, made after the opt-in, a
+    labelled policy of its own; shared by the module's tests, which leave it as it was."""
+    kc = control_plane.kubeconfig
     ns = await kube.create_namespace(admin, kube.unique("conv"))
     await kube.create(admin, kube.deployment(ns, "frontend"))
     await kube.create(admin, kube.foreign_policy(ns, "legacy"))
@@ -343,3 +353,34 @@ async def test_without_a_controller_enable_and_disable_print_their_document_and_
     document = json.loads(disabled.stdout)
     assert (document["kind"], document["wasManaged"]) == ("DisableResult", True)
     assert f"to undo: netfence enable {ns}" in " ".join(disabled.stderr.split())
+
+
+def test_kubectl_runs_netfence_as_its_plugin(kc: Path) -> None:
+    kubectl = shutil.which("kubectl")
+    plugin = Path(sys.executable).parent / "kubectl-netfence"
+    if kubectl is None or not plugin.exists():
+        pytest.skip("needs kubectl and the installed kubectl-netfence script")
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kc),
+        "PATH": f"{plugin.parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    listed = subprocess.run(
+        [kubectl, "netfence", "templates", "list", "-o", "name"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "template/http" in listed.stdout.splitlines()
+    usage = subprocess.run(
+        [kubectl, "netfence", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Usage: kubectl netfence" in usage.stdout
