@@ -39,11 +39,10 @@ def shop() -> FakeCluster:
 
 
 async def test_a_mistyped_controller_is_answered_with_the_close_one() -> None:
-    with pytest.raises(errors.NotFound, match=r"did you mean deployment/frontend\?$") as e:
+    with pytest.raises(errors.NotFound, match=r"did you mean deployment/frontend\?$"):
         await attachments.attach(
             shop().ports(), "shop", WorkloadRef(WorkloadKind.DEPLOYMENT, "frontnd"), "http"
         )
-    assert e.value.field == "controller"
 
 
 async def test_a_controller_of_another_kind_is_suggested_by_its_name() -> None:

@@ -39,8 +39,7 @@ def workload_in(state: NamespaceState, ref: WorkloadRef) -> Workload:
             close = [by_name[n] for n in suggestions.closest(ref.name, by_name)]
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         raise errors.NotFound(
-            f"{ref.kind.value} {ref.name} does not exist in namespace {state.name}{hint}",
-            field="controller",
+            f"{ref.kind.value} {ref.name} does not exist in namespace {state.name}{hint}"
         )
     return workload
 

@@ -61,7 +61,7 @@ def find(catalog: templates.Catalog, name: str) -> templates.Template:
         raise catalog.broken[name]
     template = catalog.templates.get(name)
     if template is None:
-        raise errors.NotFound(unknown_template(catalog, name), field="template")
+        raise errors.NotFound(unknown_template(catalog, name))
     return template
 
 
@@ -137,7 +137,7 @@ async def delete(cluster: Cluster, name: str, *, resource_version: str | None = 
     """Delete a template; policies made from it keep their snapshot."""
     stored = await cluster.reader.catalog()
     if name not in stored.data or stored.resource_version is None:
-        raise errors.NotFound(unknown_template(stored.catalog, name), field="template")
+        raise errors.NotFound(unknown_template(stored.catalog, name))
     await cluster.changes.patch_catalog(
         {name: None}, resource_version=resource_version or stored.resource_version
     )
