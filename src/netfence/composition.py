@@ -28,7 +28,7 @@ from lightkube.core.exceptions import ConfigError
 from netfence.cli import context as cli_context
 from netfence.cli import main as cli_main
 from netfence.controller.running import ControllerSettings, run_controller
-from netfence.core import errors, naming
+from netfence.core import errors, naming, suggestions
 from netfence.kube import connecting
 from netfence.kube.authorizing import KubeAuthorizer, KubeIdentity
 from netfence.kube.changes import KubeChanges
@@ -163,11 +163,21 @@ def _report_crash(task: asyncio.Task[None]) -> None:
 
 def _config(target: cli_context.Settings) -> KubeConfig:
     try:
-        return connecting.load_config(target.kubeconfig, context=target.context)
+        config = connecting.load_config(target.kubeconfig, context=target.context)
     except ConfigError as e:
         raise errors.ClusterError(
             f"cannot load a kubeconfig ({e}); pass --kubeconfig PATH or set KUBECONFIG"
         ) from e
+    if target.context is not None and target.context not in config.contexts:
+        known = sorted(config.contexts)
+        hint = suggestions.did_you_mean(target.context, known)
+        where = f" of {config.fname}" if config.fname else ""
+        raise errors.NotFound(
+            f"there is no context {target.context} in the kubeconfig{where}{hint or ';'} "
+            f"its contexts: {', '.join(known) or 'none'} (kubectl config get-contexts)",
+            field="context",
+        )
+    return config
 
 
 class Runtime:
@@ -180,6 +190,17 @@ class Runtime:
             yield cluster_for(client, netfence_namespace=target.netfence_namespace)
         finally:
             await client.close()
+
+    def namespace(self, target: cli_context.Settings) -> str:
+        config = _config(target)
+        try:
+            single = config.get(context_name=target.context)
+        except ConfigError as e:
+            raise errors.ClusterError(f"cannot read the kubeconfig's context: {e}") from e
+        return (single.namespace if single is not None else None) or "default"
+
+    def contexts(self, kubeconfig: Path | None) -> list[str]:
+        return sorted(connecting.load_config(kubeconfig).contexts)
 
     async def run_controller(
         self, target: cli_context.Settings, options: cli_context.ControllerOptions
@@ -277,4 +298,4 @@ class Runtime:
 
 
 def main() -> None:
-    cli_main.build(Runtime())()
+    cli_main.build(Runtime())(prog_name=cli_main.program_name())

@@ -19,18 +19,22 @@ def netfence(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_the_matrix_has_a_table_per_declared_port() -> None:
+def test_the_matrix_has_a_table_per_declared_port_with_named_columns() -> None:
     code, stdout, _ = netfence("connectivity", "--from-files", str(EXAMPLE))
     assert code == 0
-    lines = [line.rstrip() for line in stdout.splitlines()]
+    lines = stdout.splitlines()
     start = lines.index("5432/TCP")
-    assert lines[start + 1].split() == ["#", "SOURCE", "\\", "DESTINATION", "3"]
+    assert lines[start + 1].split() == ["SOURCE", "shop/db"]
     assert [line.split() for line in lines[start + 2 : start + 6]] == [
-        ["1", "monitoring/prometheus", "✗"],
-        ["2", "shop/api", "✓"],
-        ["3", "shop/db", "✗"],
-        ["4", "shop/web", "✗"],
+        ["monitoring/prometheus", "✗"],
+        ["shop/api", "✓"],
+        ["shop/db", "✗"],
+        ["shop/web", "✗"],
     ]
+    # The destinations are named over their column, aligned, without trailing spaces.
+    header = lines[lines.index("8443/TCP") + 1]
+    assert header.split() == ["SOURCE", "shop/api"]
+    assert all(line == line.rstrip() for line in lines)
     assert "6 of 20 connections allowed." in stdout
 
 
@@ -147,11 +151,11 @@ def test_explain_as_json_resolves_a_named_port() -> None:
     assert rule["policy"] == "shop/web-to-api"
 
 
-def test_explain_names_a_missing_pod_with_exit_code_4() -> None:
+def test_explain_names_a_missing_pod_with_exit_code_1() -> None:
     code, _, stderr = netfence(
         "explain", "shop/nope", "shop/db", "--port", "80", "-f", str(EXAMPLE)
     )
-    assert code == 4
+    assert code == 1
     assert "there is no pod or controller nope in namespace shop" in stderr
 
 
@@ -167,7 +171,9 @@ def test_check_lists_findings_with_objects_and_fixes() -> None:
 
 def test_check_fails_on_findings_only_when_asked() -> None:
     code, stdout, _ = netfence("check", "-f", str(EXAMPLE), "-o", "json", "--fail-on-findings")
-    assert code == 1
+    assert code == 3
+    document = json.loads(stdout)
+    assert (document["apiVersion"], document["kind"]) == ("netfence.io/v1", "CheckResult")
     kinds = [f["kind"] for f in json.loads(stdout)["findings"]]
     assert kinds == [
         "egress-without-dns",
@@ -183,7 +189,7 @@ def test_a_typo_in_a_file_is_reported_with_its_place(tmp_path: Path) -> None:
         "spec:\n  podSelector: {}\n  ingress:\n  - from: [{podSelecter: {}}]\n"
     )
     code, _, stderr = netfence("connectivity", "-f", str(bad))
-    assert code == 2
+    assert code == 1
     assert f"{bad}: NetworkPolicy a/x: spec.ingress[0].from[0]" in stderr
     assert "podSelector" in stderr
 

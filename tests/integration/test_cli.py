@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,49 +16,12 @@ from netfence.localcluster import ControlPlane, kubeconfig_for_user
 from netfence.usecases import templates
 from netfence.usecases.ports import StoredCatalog
 from tests.integration import kube
+from tests.integration.cli_fixtures import controller_process, netfence  # noqa: F401
 from tests.integration.netfence_fixtures import NETFENCE_NS
-
-NETFENCE = [sys.executable, "-m", "netfence"]
-
-
-def netfence(
-    kubeconfig: Path, *args: str, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run(
-        [*NETFENCE, *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-@pytest.fixture(scope="module")
-def controller_process(control_plane: ControlPlane, admin: AsyncClient) -> Iterator[None]:
-    """`netfence controller` as its own process, the way it runs in a pod."""
-    log = control_plane.dir / "cli-controller.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [*NETFENCE, "--kubeconfig", str(control_plane.kubeconfig), "controller"],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
-def kc(control_plane: ControlPlane, controller_process: None) -> Path:
+def kc(control_plane: ControlPlane, controller_process: None) -> Path:  # noqa: F811
     return control_plane.kubeconfig
 
 
@@ -74,16 +32,27 @@ async def test_status_shows_managed_state_and_unmanaged_policies(
     await kube.create(admin, kube.foreign_policy(ns, "legacy"))
     await kube.create(admin, kube.deployment(ns, "web", templates=("http",)))
 
-    table = netfence(kc, "status")
+    table = netfence(kc, "status", "-o", "wide")
     assert table.returncode == 0, table.stderr
+    assert "warning" not in table.stderr  # a controller holds the Lease
     row = next(line for line in table.stdout.splitlines() if line.startswith(ns))
-    assert "unmanaged" in row
-    assert "deployment/web: http" in row
+    assert row.split() == [
+        ns,
+        "unmanaged",
+        "0",
+        "1",
+        "1",
+        row.split()[5],
+        "0",
+        "deployment/web:http",
+    ]
 
     data = json.loads(netfence(kc, "status", "-o", "json").stdout)
-    (item,) = [n for n in data["namespaces"] if n["name"] == ns]
+    assert (data["apiVersion"], data["kind"]) == ("netfence.io/v1", "NamespaceList")
+    assert data["controller"]["live"] is True
+    (item,) = [n for n in data["items"] if n["name"] == ns]
     assert item["managed"] is False
-    assert item["unmanaged_policies"] == 1
+    assert item["unmanagedPolicies"] == 1
     assert item["controllers"] == [{"kind": "Deployment", "name": "web", "templates": ["http"]}]
 
 
@@ -116,7 +85,7 @@ async def test_enable_previews_then_backs_up_and_disable_restores(
 
 def test_enable_refuses_system_namespaces(kc: Path) -> None:
     result = netfence(kc, "enable", "kube-system")
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "will not manage namespace kube-system" in result.stderr
 
 
@@ -126,13 +95,14 @@ async def test_attach_and_detach_report_the_policy(kc: Path, admin: AsyncClient)
 
     attached = netfence(kc, "attach", "deployment/api", "https", "-n", ns)
     assert attached.returncode == 0, attached.stderr
+    assert attached.stderr == ""  # a controller holds the Lease: no warning
     assert f"NetworkPolicy {ns}/deploy-api-https created" in attached.stdout
 
     listing = json.loads(netfence(kc, "policies", "-n", ns, "-o", "json").stdout)
-    (policy,) = [p for p in listing["policies"] if p["name"] == "deploy-api-https"]
+    (policy,) = [p for p in listing["items"] if p["name"] == "deploy-api-https"]
     assert policy["template"] == "https"
     assert policy["controller"] == "Deployment/api"
-    assert policy["template_status"] == "current"
+    assert policy["templateStatus"] == "current"
 
     detached = netfence(kc, "detach", "deploy/api", "https", "-n", ns)
     assert detached.returncode == 0, detached.stderr
@@ -143,13 +113,12 @@ async def test_attach_names_the_problem(kc: Path, admin: AsyncClient) -> None:
     ns = await kube.create_namespace(admin, kube.unique("cli-bad"), managed=True)
     await kube.create(admin, kube.deployment(ns, "api"))
     unknown = netfence(kc, "attach", "deployment/api", "htps", "-n", ns)
-    assert unknown.returncode == 4
-    assert "template htps does not exist" in unknown.stderr
-    assert "https" in unknown.stderr
+    assert unknown.returncode == 1
+    assert "template htps does not exist; did you mean https or http?" in unknown.stderr
 
     plain = await kube.create_namespace(admin, kube.unique("cli-plain"))
     refused = netfence(kc, "attach", "deployment/api", "https", "-n", plain)
-    assert refused.returncode == 2
+    assert refused.returncode == 1
     assert f"netfence enable {plain}" in refused.stderr
 
     wrong_kind = netfence(kc, "attach", "pod/api", "https", "-n", ns)
@@ -164,7 +133,7 @@ def test_templates_apply_validates_every_field_before_writing(kc: Path, tmp_path
         "  ports:\n  - port: 80\n    endPort: 70\n"
     )
     result = netfence(kc, "templates", "apply", "-f", str(bad))
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "ingress[0].from[0]" in result.stderr
     assert "podSelecter" in result.stderr
     assert "ingress[0].ports[0].endPort" in result.stderr
@@ -180,7 +149,7 @@ def test_templates_apply_validates_every_field_before_writing(kc: Path, tmp_path
 
     deleted = netfence(kc, "templates", "delete", "cli-web")
     assert deleted.returncode == 0, deleted.stderr
-    assert netfence(kc, "templates", "show", "cli-web").returncode == 4
+    assert netfence(kc, "templates", "show", "cli-web").returncode == 1
 
 
 def test_templates_export_round_trips_through_apply(kc: Path) -> None:
@@ -230,6 +199,6 @@ def test_a_user_without_rights_gets_a_clear_refusal(
 ) -> None:
     alice = kubeconfig_for_user(control_plane, "alice", tmp_path / "alice.kubeconfig")
     result = netfence(alice, "enable", "default")
-    assert result.returncode == 3
+    assert result.returncode == 1
     assert "you may not" in result.stderr.lower()
     assert "alice" in result.stderr

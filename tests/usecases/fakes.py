@@ -11,7 +11,7 @@ from typing import Any
 from netfence.core import conversion, errors, manifests, naming, templates
 from netfence.core.objects import Backup, JsonDict, Namespace, Policy, Workload, WorkloadRef
 from netfence.core.planning import NamespaceState, Notice, WriteBackup
-from netfence.usecases.ports import Cluster, EventRecord, Question, StoredCatalog
+from netfence.usecases.ports import Cluster, EventRecord, LeaseRecord, Question, StoredCatalog
 
 NETFENCE_NS = "netfence-system"
 
@@ -32,6 +32,8 @@ class FakeCluster:
         self.denied = set(denied)
         self.writes: list[str] = []
         self.version = 0
+        # The controller's Lease as the leader last wrote it (None: no controller ran).
+        self.lease: LeaseRecord | None = None
 
     # --- arranging ---------------------------------------------------------------------
 
@@ -113,6 +115,10 @@ class FakeCluster:
         if namespace not in self.namespace_objects:
             raise errors.NotFound(f"namespace {namespace} does not exist")
         return []
+
+    async def controller_lease(self) -> LeaseRecord | None:
+        self._refuse("get", "leases")
+        return self.lease
 
     # --- ClusterChanges ----------------------------------------------------------------
 

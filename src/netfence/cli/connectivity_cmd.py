@@ -17,16 +17,27 @@ import typer
 import yaml
 from rich.text import Text
 
-from netfence.cli import output
-from netfence.cli.context import Settings, err, fail, out, report, run, settings
-from netfence.cli.output import Format
+from netfence.cli import leadership, output
+from netfence.cli.context import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    Settings,
+    err,
+    fail,
+    out,
+    report,
+    run,
+    settings,
+)
+from netfence.cli.options import TABLE, AllNamespacesOption, DocumentOutputOption
+from netfence.cli.output import DOCUMENTS, Column, Format
 from netfence.core import manifests
 from netfence.core.endpoints import parse_protocol
 from netfence.core.evaluation import pitfalls
 from netfence.core.evaluation.verdicts import Verdict
 from netfence.usecases import connectivity as cases
+from netfence.usecases import leadership as leading
 
-OutputOption = Annotated[Format, typer.Option("-o", "--output", help="table, json or yaml")]
 FilesOption = Annotated[
     list[Path] | None,
     typer.Option(
@@ -79,7 +90,7 @@ def _inventory(
             if len(e.problems) > 1:
                 for problem in e.problems:
                     err.print(Text(f"  - {problem}"), highlight=False)
-            raise typer.Exit(2) from e
+            raise typer.Exit(EXIT_ERROR) from e
     return run(_survey(s))
 
 
@@ -139,21 +150,24 @@ def connectivity(
         list[str] | None,
         typer.Option("-n", "--namespace", help="Only endpoints in these namespaces (repeat)."),
     ] = None,
-    output_format: OutputOption = Format.TABLE,
+    _all_namespaces: AllNamespacesOption = False,
+    output_format: DocumentOutputOption = TABLE,
 ) -> None:
     """Who can reach whom on each declared port: a matrix per port, or every verdict as JSON.
 
-    Policies are evaluated as the Kubernetes API defines them; the result is only enforced
-    if the cluster's network plugin enforces NetworkPolicy (see `netfence check`).
+    Every namespace by default (-A says so explicitly); -n narrows it. Policies are
+    evaluated as the Kubernetes API defines them; the result is only enforced if the
+    cluster's network plugin enforces NetworkPolicy (see `netfence check`).
     """
+    fmt = output_format.allow("connectivity", *DOCUMENTS)
     inventory = _inventory(settings(ctx), from_files, more)
     if "pods" in inventory.unreadable and not workloads:
-        fail("a pod-level matrix needs to list pods in all namespaces; use --workloads", 3)
+        fail("a pod-level matrix needs to list pods in all namespaces; use --workloads")
     result = cases.connectivity(inventory, workloads=workloads, namespaces=namespace or ())
-    if output_format is Format.JSON:
+    if fmt.format is Format.JSON:
         _print_verdicts_json(result)
-    elif output_format is Format.YAML:
-        output.emit_data({"verdicts": list(_verdicts(result))}, Format.YAML)
+    elif fmt.is_document:
+        output.emit(output.document("Connectivity", verdicts=list(_verdicts(result))), fmt)
     else:
         _print_matrix(result, workloads=workloads)
 
@@ -173,7 +187,7 @@ def _verdicts(result: cases.Connectivity) -> Iterator[dict[str, object]]:
 def _print_verdicts_json(result: cases.Connectivity) -> None:
     """One verdict per line: valid JSON that stays readable and streams for big clusters."""
     write = sys.stdout.write
-    write('{"verdicts": [')
+    write('{"apiVersion": "netfence.io/v1", "kind": "Connectivity", "verdicts": [')
     separator = "\n  "
     for verdict in _verdicts(result):
         write(separator + json.dumps(verdict))
@@ -195,7 +209,6 @@ def _print_matrix(result: cases.Connectivity, *, workloads: bool) -> None:
             "matrix to show; ask about one port with: netfence explain SRC DST --port PORT"
         )
         return
-    number = {i: str(i + 1) for i in range(len(endpoints))}
     out.print(
         f"Connectivity of {len(endpoints)} {what} on their declared ports: rows are sources, "
         "columns destinations, [green]✓[/] allowed, [red]✗[/] denied."
@@ -203,19 +216,17 @@ def _print_matrix(result: cases.Connectivity, *, workloads: bool) -> None:
     for key in matrix.keys:
         port, protocol = key
         columns = [d for d in range(len(endpoints)) if matrix.declared[key] >> d & 1]
-        rows = []
+        rows: list[list[output.Cell]] = []
         for source in range(len(endpoints)):
             row = matrix.rows[key][source]
-            cells = ["[green]✓[/]" if row >> d & 1 else "[red]✗[/]" for d in columns]
-            rows.append([number[source], endpoints[source].key, *cells])
+            cells: list[output.Cell] = [
+                ("✓", "green") if row >> d & 1 else ("✗", "red") for d in columns
+            ]
+            rows.append([endpoints[source].key, *cells])
         out.print()
-        out.print(
-            output.table(
-                f"[bold]{port}/{protocol}[/]",
-                ["#", "SOURCE \\ DESTINATION", *(number[d] for d in columns)],
-                rows,
-            )
-        )
+        out.print(Text(f"{port}/{protocol}", style="bold"), highlight=False)
+        headers = [Column("SOURCE"), *(Column(endpoints[d].key) for d in columns)]
+        output.print_table(headers, rows, TABLE)
     allowed, total = matrix.counts()
     out.print()
     out.print(f"{allowed} of {total} connections allowed.")
@@ -243,9 +254,10 @@ def explain(
         bool,
         typer.Option("-w", "--workloads", help="Read NAMESPACE/NAME as a controller first."),
     ] = False,
-    output_format: OutputOption = Format.TABLE,
+    output_format: DocumentOutputOption = TABLE,
 ) -> None:
     """Whether SOURCE may open a connection to DESTINATION on a port, and why."""
+    fmt = output_format.allow("explain", *DOCUMENTS)
     try:
         wanted = parse_protocol(protocol)
     except ValueError as e:
@@ -254,8 +266,8 @@ def explain(
     verdict = run(
         _explained(inventory, source, destination, port=port, protocol=wanted, workloads=workloads)
     )
-    if output_format is not Format.TABLE:
-        output.emit_data(verdict.as_json(), output_format)
+    if fmt.is_document:
+        output.emit(output.document("Explanation", **verdict.as_json()), fmt)
         return
     colour = "green" if verdict.allowed else "red"
     out.print(Text(verdict.headline(), style=f"bold {colour}"), highlight=False)
@@ -288,27 +300,54 @@ def check(
     from_files: FilesOption = None,
     more: MoreFilesArg = None,
     fail_on_findings: Annotated[
-        bool, typer.Option("--fail-on-findings", help="Exit with 1 when anything is found.")
+        bool,
+        typer.Option(
+            "--fail-on-findings",
+            help=f"Exit with {EXIT_FINDINGS} when anything is found (1 stays for errors).",
+        ),
     ] = False,
-    output_format: OutputOption = Format.TABLE,
+    output_format: DocumentOutputOption = TABLE,
 ) -> None:
-    """Pitfalls: no DNS, selectors that match nothing, OR meant as AND, no enforcing plugin."""
-    inventory = _inventory(settings(ctx), from_files, more)
-    # Network plugins run in the cluster; files rarely hold them, so only a live cluster
-    # is judged for one.
+    """Pitfalls: no DNS, selectors matching nothing, OR meant as AND, no enforcing plugin.
+
+    On a live cluster, also whether a netfence controller holds its Lease.
+    """
+    fmt = output_format.allow("check", *DOCUMENTS)
+    s = settings(ctx)
+    inventory = _inventory(s, from_files, more)
+    # Network plugins and the controller run in the cluster; files rarely hold them, so
+    # only a live cluster is judged for them.
     live = not from_files
     found = cases.check(inventory, look_for_plugin=live)
-    if output_format is not Format.TABLE:
-        output.emit_data({"findings": [f.as_json() for f in found]}, output_format)
+    lead = run(_leadership(s)) if live else None
+    absent = lead is not None and lead.live is False
+    if fmt.is_document:
+        output.emit(
+            output.document(
+                "CheckResult",
+                findings=[f.as_json() for f in found],
+                controller=lead.as_json() if lead is not None else None,
+            ),
+            fmt,
+        )
     else:
-        _print_findings(found, live=live)
-    if found and fail_on_findings:
-        raise typer.Exit(1)
+        if lead is not None:
+            leadership.warn(lead)
+        _print_findings(found, live=live, quiet=absent)
+    if (found or absent) and fail_on_findings:
+        raise typer.Exit(EXIT_FINDINGS)
 
 
-def _print_findings(found: list[pitfalls.Finding], *, live: bool) -> None:
-    if not found:
+async def _leadership(s: Settings) -> leading.Leadership:
+    async with s.cluster() as cluster:
+        return await leadership.presence(cluster)
+
+
+def _print_findings(found: list[pitfalls.Finding], *, live: bool, quiet: bool = False) -> None:
+    if not found and not quiet:
         out.print("[green]✔[/] No pitfalls found.")
+    elif not found:
+        out.print("No pitfalls found in the policies.")
     for finding in found:
         out.print(Text.assemble(("⚠ ", "yellow"), (finding.kind.value, "bold")), highlight=False)
         out.print(Text(f"  {finding.message}"), highlight=False)

@@ -19,18 +19,18 @@ from netfence.usecases.ports import Cluster
 
 T = TypeVar("T")
 
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: a line is never broken at the terminal's (or, piped, at 80) columns.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
-EXIT_CODES: dict[type[Exception], int] = {
-    errors.InvalidTemplate: 2,
-    errors.Refused: 2,
-    errors.Rejected: 2,
-    errors.AccessDenied: 3,
-    errors.Unauthenticated: 3,
-    errors.NotFound: 4,
-    errors.Conflict: 5,
-}
+# Exit codes (docs/cli.md): as kubectl, 0 and 1; 2 for a command line that cannot be read
+# (nothing was sent; click's and most Unix tools' convention); 3 when a command that
+# looks for problems found some (`check --fail-on-findings`), so a script can tell "the
+# cluster has pitfalls" from "the check could not run".
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_FINDINGS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,14 @@ class Runtime(Protocol):
 
     async def serve(self, target: Settings, options: ServeOptions) -> None: ...
 
+    def namespace(self, target: Settings) -> str:
+        """The namespace of the kubeconfig's context (`default` when it names none)."""
+        ...
+
+    def contexts(self, kubeconfig: Path | None) -> list[str]:
+        """The kubeconfig's context names (for completion)."""
+        ...
+
     def start_local_cluster(self, directory: Path) -> Path:
         """Build (once) and start the local cluster (control plane, and the dataplane where
         the machine can run it); its admin kubeconfig."""
@@ -110,6 +118,15 @@ class Settings:
     def cluster(self) -> AbstractAsyncContextManager[Cluster]:
         return self.runtime.cluster(self)
 
+    def namespace_or_default(self, namespace: str | None) -> str:
+        """`-n` when given, else the context's namespace, as kubectl does."""
+        if namespace:
+            return namespace
+        try:
+            return self.runtime.namespace(self)
+        except errors.NetfenceError as e:
+            fail(str(e))
+
 
 def settings(ctx: typer.Context) -> Settings:
     value = ctx.find_root().obj
@@ -122,7 +139,7 @@ def report(message: str) -> None:
     err.print(Text.assemble(("error: ", "bold red"), message), highlight=False)
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     report(message)
     raise typer.Exit(code)
 
@@ -135,11 +152,11 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
         report(f"template {e.template!r} is invalid:")
         for problem in e.errors:
             err.print(Text(f"  - {problem}"), highlight=False)
-        raise typer.Exit(2) from e
+        raise typer.Exit(EXIT_ERROR) from e
     except errors.NetfenceError as e:
-        code = next((c for t, c in EXIT_CODES.items() if isinstance(e, t)), 1)
         report(str(e))
-        raise typer.Exit(code) from e
+        raise typer.Exit(EXIT_ERROR) from e
     except ValueError as e:
+        # Arguments read inside a command (KIND/NAME, a protocol): the command line.
         report(str(e))
-        raise typer.Exit(2) from e
+        raise typer.Exit(EXIT_USAGE) from e

@@ -30,8 +30,8 @@ DirOption = Annotated[
     typer.Option("--dir", help="Data directory of the control plane (certificates, tokens, etcd)."),
 ]
 
-_out = Console()
-_err = Console(stderr=True)
+_out = Console(soft_wrap=True)
+_err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str) -> typer.Exit:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from netfence.cli import (
+    arguments,
+    completion,
     connectivity_cmd,
     controller_cmd,
     controlplane_cmd,
@@ -22,15 +25,27 @@ from netfence.cli.context import Runtime, Settings
 from netfence.core import naming
 
 
+def program_name() -> str:
+    """`kubectl netfence` when kubectl runs us as its plugin, so usage lines read right."""
+    return "kubectl netfence" if Path(sys.argv[0]).name == "kubectl-netfence" else "netfence"
+
+
 def build(runtime: Runtime) -> typer.Typer:
     """The command tree; every command reaches the cluster through `runtime`."""
     app = typer.Typer(
         name="netfence",
-        help="Kubernetes-native manager for NetworkPolicies.",
+        cls=arguments.RootGroup,
+        help=(
+            "Kubernetes-native manager for NetworkPolicies. Options such as --kubeconfig, "
+            "--context, -n and -o go before or after the command, as with kubectl; exit "
+            "codes and output formats are in docs/cli.md."
+        ),
         no_args_is_help=True,
         pretty_exceptions_show_locals=False,
         rich_markup_mode="rich",
-        context_settings={"help_option_names": ["-h", "--help"]},
+        # The runtime stands in until the root callback makes the Settings, so shell
+        # completion (which runs no callback) can still reach the cluster.
+        context_settings={"help_option_names": ["-h", "--help"], "obj": runtime},
     )
 
     @app.callback()
@@ -43,7 +58,10 @@ def build(runtime: Runtime) -> typer.Typer:
                 envvar="KUBECONFIG_PATH",
             ),
         ] = None,
-        context: Annotated[str | None, typer.Option(help="kubeconfig context to use.")] = None,
+        context: Annotated[
+            str | None,
+            typer.Option(help="kubeconfig context to use.", autocompletion=completion.contexts),
+        ] = None,
         netfence_namespace: Annotated[
             str,
             typer.Option(

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.text import Text
 
 from netfence.cli import output
-from netfence.cli.context import Settings, out, run, settings
-from netfence.cli.output import Format
+from netfence.cli.context import Settings, err, out, run, settings
+from netfence.cli.options import (
+    TABLE,
+    NoHeadersOption,
+    OutputOption,
+    TemplateArg,
+)
+from netfence.cli.output import DOCUMENTS, LISTINGS, Column, Format, Output
 from netfence.core import template_files, templates
 from netfence.usecases import templates as catalog_cases
 
@@ -20,7 +26,14 @@ app = typer.Typer(
     help="List, show, apply, delete and export policy templates.", no_args_is_help=True
 )
 
-OutputOption = Annotated[Format, typer.Option("-o", "--output", help="table, json or yaml")]
+YAML = Output(Format.YAML)
+COLUMNS = (
+    Column("NAME"),
+    Column("TYPES"),
+    Column("OPENS"),
+    Column("DESCRIPTION"),
+    Column("USED-BY", wide=True),
+)
 
 
 def _opens(template: templates.Template) -> str:
@@ -34,9 +47,10 @@ def _opens(template: templates.Template) -> str:
                     number += f"-{port['endPort']}"
                 ports.append(f"{number}/{port.get('protocol', 'TCP')}")
             if not rule.get("ports"):
-                ports.append("all ports")
-        parts.append(f"{direction}: {', '.join(ports)}") if rules else None
-    return "; ".join(parts)
+                ports.append("all-ports")
+        if rules:
+            parts.append(f"{direction}:{','.join(ports)}")
+    return ";".join(parts)
 
 
 def _summary(description: str) -> str:
@@ -46,59 +60,91 @@ def _summary(description: str) -> str:
     return text if end == -1 else text[: end + 1]
 
 
+def _document(template: templates.Template) -> dict[str, Any]:
+    """A template as `show`, `export` and `-o yaml` write it, and `apply -f` reads it."""
+    return {
+        "apiVersion": template_files.API_VERSION,
+        "kind": template_files.KIND,
+        "name": template.name,
+        **template.to_document(),
+    }
+
+
 @app.command("list")
-def list_templates(ctx: typer.Context, output_format: OutputOption = Format.TABLE) -> None:
+def list_templates(
+    ctx: typer.Context, output_format: OutputOption = TABLE, no_headers: NoHeadersOption = False
+) -> None:
     """List templates with what they open; broken ones are shown with their errors."""
-    run(_list(settings(ctx), output_format))
+    fmt = output_format.allow("templates list", *LISTINGS)
+    run(_list(settings(ctx), fmt, no_headers))
 
 
-async def _list(s: Settings, fmt: Format) -> None:
+async def _list(s: Settings, fmt: Output, bare: bool) -> None:
     async with s.cluster() as cluster:
-        found = await catalog_cases.listing(cluster, uses=False)
-    catalog = found.stored.catalog
-    if fmt is not Format.TABLE:
-        output.emit_data(
-            {
-                "templates": [
-                    {"name": t.name, **t.to_document()}
-                    for t in sorted(catalog.templates.values(), key=lambda t: t.name)
-                ],
-                "invalid": [
-                    {"name": name, "errors": [str(e) for e in broken.errors]}
-                    for name, broken in sorted(catalog.broken.items())
-                ],
-            },
-            fmt,
+        found = await catalog_cases.listing(cluster, uses=fmt.format is Format.WIDE)
+    if fmt.is_document:
+        document = output.document(
+            "TemplateList",
+            items=[_document(t) for t in found.templates],
+            invalid=[
+                {"name": name, "errors": [str(e) for e in broken.errors]}
+                for name, broken in found.broken
+            ],
         )
+        output.emit(document, fmt)
         return
-    rows = [
-        [t.name, ", ".join(t.policy_types), _opens(t), _summary(t.description)]
-        for t in sorted(catalog.templates.values(), key=lambda t: t.name)
+    if fmt.format is Format.NAME:
+        output.emit_names(f"template/{t.name}" for t in found.templates)
+        return
+    uses = found.uses
+    rows: list[list[output.Cell]] = [
+        [
+            t.name,
+            ",".join(t.policy_types),
+            _opens(t),
+            _summary(t.description),
+            "?" if uses is None else str(len(uses.get(t.name, []))),
+        ]
+        for t in found.templates
     ]
     rows += [
-        [name, "[red]invalid[/]", "; ".join(str(e) for e in broken.errors), ""]
-        for name, broken in sorted(catalog.broken.items())
+        [name, ("invalid", "red"), "; ".join(str(e) for e in broken.errors), "", ""]
+        for name, broken in found.broken
     ]
-    if not rows:
-        out.print("No templates. Add one with: netfence templates apply -f FILE")
-        return
-    out.print(output.table(None, ["NAME", "TYPES", "OPENS", "DESCRIPTION"], rows))
+    output.print_table(
+        COLUMNS,
+        rows,
+        fmt,
+        headers=not bare,
+        empty="No templates. Add one with: netfence templates apply -f FILE",
+    )
 
 
 @app.command("show")
-def show(ctx: typer.Context, name: str, output_format: OutputOption = Format.YAML) -> None:
-    """Print one template."""
-    run(_show(settings(ctx), name, output_format))
+def show(
+    ctx: typer.Context,
+    name: TemplateArg,
+    output_format: Annotated[
+        Output,
+        typer.Option(
+            "-o",
+            "--output",
+            parser=output.parse,
+            metavar="FORMAT",
+            help="yaml (the default), json or jsonpath=TEMPLATE.",
+            show_default=False,
+        ),
+    ] = YAML,
+) -> None:
+    """Print one template (YAML that `templates apply -f` reads back)."""
+    fmt = output_format.allow("templates show", *DOCUMENTS)
+    run(_show(settings(ctx), name, fmt))
 
 
-async def _show(s: Settings, name: str, fmt: Format) -> None:
+async def _show(s: Settings, name: str, fmt: Output) -> None:
     async with s.cluster() as cluster:
         template = (await catalog_cases.show(cluster, name)).template
-    document = {"name": template.name, **template.to_document()}
-    if fmt is Format.JSON:
-        print(json.dumps(document, indent=2))
-    else:
-        print(yaml.safe_dump(document, sort_keys=False), end="")
+    output.emit(_document(template), fmt)
 
 
 def _read_documents(path: Path, name: str | None) -> dict[str, str]:
@@ -113,24 +159,57 @@ def apply(
     name: Annotated[
         str | None, typer.Option(help="Name for a single document without one.")
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and show what would change; write nothing.")
+    ] = False,
+    output_format: Annotated[
+        Output,
+        typer.Option(
+            "-o",
+            "--output",
+            parser=output.parse,
+            metavar="FORMAT",
+            help="name, json or yaml.",
+            show_default=False,
+        ),
+    ] = TABLE,
 ) -> None:
     """Create or update templates from a file, after validating every one of them."""
-    run(_apply(settings(ctx), file, name))
+    fmt = output_format.allow("templates apply", Format.NAME, *DOCUMENTS)
+    if str(file) != "-" and not file.is_file():
+        err.print(Text(f"error: cannot read {file}: no such file"), highlight=False)
+        raise typer.Exit(1)
+    run(_apply(settings(ctx), file, name, dry_run, fmt))
 
 
-async def _apply(s: Settings, file: Path, name: str | None) -> None:
+async def _apply(s: Settings, file: Path, name: str | None, dry_run: bool, fmt: Output) -> None:
     documents = _read_documents(file, name)
     async with s.cluster() as cluster:
-        applied = await catalog_cases.apply(cluster, documents)
+        applied = await catalog_cases.apply(cluster, documents, dry_run=dry_run)
+    if fmt.is_document:
+        output.emit(
+            output.document(
+                "TemplateApplyResult",
+                dry_run=dry_run,
+                created=applied.created,
+                configured=applied.configured,
+            ),
+            fmt,
+        )
+        return
+    suffix = " (dry run)" if dry_run else ""
     for doc_name in documents:
+        if fmt.format is Format.NAME:
+            out.print(Text(f"template/{doc_name}"), highlight=False)
+            continue
         verb = "configured" if doc_name in applied.configured else "created"
-        out.print(f"template/{doc_name} {verb}")
-    if applied.configured:
+        out.print(Text(f"template/{doc_name} {verb}{suffix}"), highlight=False)
+    if applied.configured and fmt.format is not Format.NAME:
         out.print("[dim]Existing policies keep the version they were attached with.[/]")
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, name: str) -> None:
+def delete(ctx: typer.Context, name: TemplateArg) -> None:
     """Delete a template; policies already made from it stay as they are."""
     run(_delete(settings(ctx), name))
 
@@ -138,7 +217,10 @@ def delete(ctx: typer.Context, name: str) -> None:
 async def _delete(s: Settings, name: str) -> None:
     async with s.cluster() as cluster:
         await catalog_cases.delete(cluster, name)
-    out.print(f"template/{name} deleted (policies made from it keep their snapshot)")
+    out.print(
+        Text(f"template/{name} deleted (policies made from it keep their snapshot)"),
+        highlight=False,
+    )
 
 
 @app.command("export")
@@ -151,9 +233,8 @@ async def _export(s: Settings) -> None:
     async with s.cluster() as cluster:
         stored = (await catalog_cases.listing(cluster, uses=False)).stored
     documents = [
-        {"name": t.name, **t.to_document()}
-        for t in sorted(stored.catalog.templates.values(), key=lambda t: t.name)
+        _document(t) for t in sorted(stored.catalog.templates.values(), key=lambda t: t.name)
     ]
-    print(yaml.safe_dump_all(documents, sort_keys=False), end="")
+    sys.stdout.write(yaml.safe_dump_all(documents, sort_keys=False, allow_unicode=True))
     for name, broken in sorted(stored.catalog.broken.items()):
         print(f"# skipped invalid template {name}: {broken}", file=sys.stderr)

@@ -65,7 +65,15 @@ def _metadata(document: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def namespace_from(document: Mapping[str, Any]) -> Namespace:
     metadata = _metadata(document)
-    return Namespace(name=str(metadata["name"]), labels=labels_of(metadata.get("labels")))
+    return Namespace(
+        name=str(metadata["name"]),
+        labels=labels_of(metadata.get("labels")),
+        created=_timestamp(metadata.get("creationTimestamp")),
+    )
+
+
+def _timestamp(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def policy_from(document: Mapping[str, Any], *, namespace: str | None = None) -> Policy:
@@ -86,6 +94,7 @@ def policy_from(document: Mapping[str, Any], *, namespace: str | None = None) ->
         resource_version=(
             str(metadata["resourceVersion"]) if metadata.get("resourceVersion") else None
         ),
+        created=_timestamp(metadata.get("creationTimestamp")),
     )
 
 

@@ -140,6 +140,8 @@ class Policy:
     # equal by content.
     uid: str | None = field(default=None, compare=False)
     resource_version: str | None = field(default=None, compare=False)
+    # metadata.creationTimestamp as the API writes it (RFC 3339), for people's AGE column.
+    created: str | None = field(default=None, compare=False)
 
     @property
     def role(self) -> str | None:
@@ -207,6 +209,8 @@ class Backup:
 class Namespace:
     name: str
     labels: Mapping[str, str] = field(default_factory=dict)
+    # metadata.creationTimestamp as the API writes it (RFC 3339), for people's AGE column.
+    created: str | None = field(default=None, compare=False)
 
     @property
     def wants_management(self) -> bool:

@@ -20,6 +20,7 @@ instead of a loop over the label sets. Purely computational, no side effects.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -199,3 +200,58 @@ def _union(sets: Iterable[int]) -> int:
     for bits in sets:
         result |= bits
     return result
+
+
+# kubectl's `-l` syntax (k8s.io/apimachinery labels.Parse): requirements separated by
+# commas outside parentheses.
+_SET = re.compile(r"^(?P<key>[^\s!=(),]+)\s+(?P<op>in|notin)\s*\((?P<values>[^()]*)\)$")
+_EQUALITY = re.compile(r"^(?P<key>[^\s!=(),]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^\s!=(),]*)$")
+_KEY = re.compile(r"^(?P<not>!?)\s*(?P<key>[^\s!=(),]+)$")
+
+
+def parse_query(text: str) -> Selector:
+    """A selector written as `kubectl get -l` takes it: `app=web,tier!=db,env in (a,b),
+    !legacy,owner`. ValueError names the part that cannot be read."""
+    requirements: list[Requirement] = []
+    for part in _split_top_level(text):
+        part = part.strip()
+        if not part:
+            raise ValueError(f"label selector {text!r} has an empty requirement")
+        if found := _SET.match(part):
+            values = frozenset(v.strip() for v in found["values"].split(",") if v.strip())
+            if not values:
+                raise ValueError(f"label selector requirement {part!r} lists no values")
+            operator = Operator.IN if found["op"] == "in" else Operator.NOT_IN
+            requirements.append(Requirement(found["key"], operator, values))
+        elif found := _EQUALITY.match(part):
+            operator = Operator.NOT_IN if found["op"] == "!=" else Operator.IN
+            requirements.append(Requirement(found["key"], operator, frozenset({found["value"]})))
+        elif found := _KEY.match(part):
+            operator = Operator.DOES_NOT_EXIST if found["not"] else Operator.EXISTS
+            requirements.append(Requirement(found["key"], operator))
+        else:
+            raise ValueError(
+                f"cannot read label selector requirement {part!r}; write key=value, "
+                "key!=value, 'key in (a,b)', 'key notin (a,b)', key or !key"
+            )
+    return Selector(tuple(sorted(set(requirements), key=_order)))
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if depth != 0:
+        raise ValueError(f"label selector {text!r} has unbalanced parentheses")
+    parts.append("".join(current))
+    return parts

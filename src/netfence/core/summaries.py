@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from netfence.core import naming, policies, selectors, templates
@@ -28,6 +28,8 @@ class NamespaceSummary:
     unmanaged_policies: int
     backed_up: int
     controllers: tuple[ControllerSummary, ...]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    creation_timestamp: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,10 @@ class PolicySummary:
     template: str | None
     controller: str | None
     template_status: str | None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    # The pods it selects, in kubectl's selector syntax.
+    pod_selector: str = ""
+    creation_timestamp: str | None = None
 
 
 def _state_word(state: NamespaceState, netfence_namespace: str) -> str:
@@ -74,6 +80,8 @@ def summarize_namespace(state: NamespaceState, *, netfence_namespace: str) -> Na
         unmanaged_policies=sum(1 for p in state.policies if not p.is_managed),
         backed_up=len(state.backup.entries) if state.backup else 0,
         controllers=controllers,
+        labels=dict(state.namespace.labels) if state.namespace else {},
+        creation_timestamp=state.namespace.created if state.namespace else None,
     )
 
 
@@ -104,9 +112,19 @@ def summarize_policies(state: NamespaceState, catalog: templates.Catalog) -> lis
             template=p.template,
             controller=str(p.controller) if p.controller else None,
             template_status=template_status(p, catalog),
+            labels=dict(p.labels),
+            pod_selector=_selector_text(p.spec.get("podSelector")),
+            creation_timestamp=p.created,
         )
         for p in sorted(state.policies, key=lambda p: (not p.is_managed, p.name))
     ]
+
+
+def _selector_text(selector: object) -> str:
+    if not isinstance(selector, Mapping):
+        return ""
+    parsed = selectors.parse(selector)
+    return "" if parsed.matches_everything else str(parsed)
 
 
 def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:

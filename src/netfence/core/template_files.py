@@ -30,6 +30,7 @@ def read_documents(text: str, *, origin: str, name: str | None = None) -> dict[s
                 origin, [errors.FieldError(f"document[{index}]", "must be a mapping")]
             )
         body: dict[str, Any] = dict(document)
+        _drop_header(body, origin, index)
         doc_name = body.pop("name", None) or (name if len(documents) == 1 else None)
         if not isinstance(doc_name, str) or not doc_name:
             raise errors.InvalidTemplate(
@@ -46,3 +47,26 @@ def read_documents(text: str, *, origin: str, name: str | None = None) -> dict[s
         templates.parse_template(doc_name, text_out)  # raises InvalidTemplate with field paths
         found[doc_name] = text_out
     return found
+
+
+# What `netfence templates show` and `export` write above a template, so their output
+# reads back as it is (as `kubectl get -o yaml` output goes back into `kubectl apply`).
+API_VERSION = "netfence.io/v1"
+KIND = "Template"
+
+
+def _drop_header(body: dict[str, Any], origin: str, index: int) -> None:
+    for key, wanted in (("apiVersion", API_VERSION), ("kind", KIND)):
+        if key not in body:
+            continue
+        if body.pop(key) != wanted:
+            raise errors.InvalidTemplate(
+                origin,
+                [
+                    errors.FieldError(
+                        f"document[{index}].{key}",
+                        f"must be {wanted}",
+                        f"write `{key}: {wanted}` or leave it out",
+                    )
+                ],
+            )

@@ -47,4 +47,17 @@ def translated(action: str, *, who_can: str | None = None) -> Iterator[None]:
     except ApiError as e:
         raise translate(e, action, who_can=who_can) from e
     except httpx2.HTTPError as e:
-        raise errors.ClusterError(f"cannot {action}: the API server is unreachable ({e})") from e
+        raise errors.ClusterError(
+            f"cannot {action}: the API server{_at(e)} is unreachable ({e or type(e).__name__}); "
+            "check that it runs and that --context or --kubeconfig name the right cluster"
+        ) from e
+
+
+def _at(error: httpx2.HTTPError) -> str:
+    """` at https://host:port`, the server a request was sent to, when it is known."""
+    try:
+        url = error.request.url
+    except RuntimeError:  # an error raised before any request was made
+        return ""
+    port = f":{url.port}" if url.port else ""
+    return f" at {url.scheme}://{url.host}{port}"

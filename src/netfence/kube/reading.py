@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lightkube import ALL_NS, ApiError, AsyncClient, operators
+from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import ConfigMap, Event, Pod
 from lightkube.resources.core_v1 import Namespace as NamespaceResource
 from lightkube.resources.networking_v1 import NetworkPolicy
@@ -23,7 +24,7 @@ from netfence.core import backups, conversion, errors, manifests, naming, templa
 from netfence.core.objects import Backup, Policy, Workload
 from netfence.core.planning import NamespaceState
 from netfence.kube import converting, failures
-from netfence.usecases.ports import EMPTY_CATALOG, EventRecord, StoredCatalog
+from netfence.usecases.ports import EMPTY_CATALOG, EventRecord, LeaseRecord, StoredCatalog
 
 logger = logging.getLogger(__name__)
 
@@ -296,6 +297,24 @@ class LiveReader:
             )
             for event in found
         ]
+
+    async def controller_lease(self) -> LeaseRecord | None:
+        ns, name = self._netfence_namespace, naming.LEADER_LEASE
+        with failures.translated(f"read Lease {ns}/{name}"):
+            try:
+                lease = await self._client.get(Lease, name, namespace=ns)
+            except ApiError as e:
+                if e.status.code != 404:
+                    raise
+                return None
+        spec = lease.spec
+        return LeaseRecord(
+            namespace=ns,
+            name=name,
+            holder=(spec.holderIdentity or None) if spec else None,
+            renewed=spec.renewTime if spec else None,
+            duration_seconds=spec.leaseDurationSeconds if spec else None,
+        )
 
     async def _check_exists(self, namespace: str) -> None:
         """Listing events in a namespace that does not exist answers an empty list; say so.

@@ -11,7 +11,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
-from netfence.core import errors, naming, summaries, templates
+from netfence.core import errors, naming, suggestions, summaries, templates
 from netfence.core import policies as rendering
 from netfence.core.manifests import Inventory
 from netfence.core.objects import JsonDict, Policy, Workload, WorkloadRef
@@ -19,6 +19,7 @@ from netfence.core.planning import NamespaceState
 from netfence.usecases import connectivity, permissions
 from netfence.usecases.namespaces import existing, is_managed
 from netfence.usecases.ports import Cluster, ClusterViews
+from netfence.usecases.templates import unknown_template
 
 POLL_SECONDS = 0.1
 
@@ -30,7 +31,16 @@ def policy_name(ref: WorkloadRef, template: str) -> str:
 def workload_in(state: NamespaceState, ref: WorkloadRef) -> Workload:
     workload = next((w for w in state.workloads if w.ref == ref), None)
     if workload is None:
-        raise errors.NotFound(f"{ref.kind.value} {ref.name} does not exist in {state.name}")
+        # Suggested as people type them: deployment/frontend.
+        same_kind = [w.name for w in state.workloads if w.kind is ref.kind]
+        close = [f"{ref.kind.value.lower()}/{n}" for n in suggestions.closest(ref.name, same_kind)]
+        if not close:  # the name of a controller of another kind, perhaps
+            by_name = {w.name: f"{w.kind.value.lower()}/{w.name}" for w in state.workloads}
+            close = [by_name[n] for n in suggestions.closest(ref.name, by_name)]
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise errors.NotFound(
+            f"{ref.kind.value} {ref.name} does not exist in namespace {state.name}{hint}"
+        )
     return workload
 
 
@@ -49,10 +59,7 @@ def require_template(catalog: templates.Catalog, template: str) -> templates.Tem
         raise errors.Rejected(str(catalog.broken[template]), field="template")
     found = catalog.templates.get(template)
     if found is None:
-        known = ", ".join(sorted(catalog.templates)) or "none"
-        raise errors.NotFound(
-            f"template {template} does not exist; known templates: {known}", field="template"
-        )
+        raise errors.NotFound(unknown_template(catalog, template), field="template")
     return found
 
 

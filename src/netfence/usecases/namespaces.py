@@ -8,9 +8,10 @@ import asyncio
 import dataclasses
 import datetime
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from netfence.core import backups, errors, naming, summaries
+from netfence.core import backups, errors, naming, selectors, summaries
 from netfence.core.conversion import UNPARSED
 from netfence.core.objects import Backup, Namespace, Phase, Policy
 from netfence.core.planning import ApplyPolicy, DeletePolicy, NamespaceState, Plan, plan_namespace
@@ -59,10 +60,17 @@ def plan_enable(state: NamespaceState, catalog: Catalog, *, netfence_namespace: 
 # --- status ------------------------------------------------------------------------------
 
 
-async def status(cluster: Cluster) -> list[summaries.NamespaceSummary]:
+async def status(
+    cluster: Cluster, *, selector: selectors.Selector = selectors.EVERYTHING
+) -> list[summaries.NamespaceSummary]:
+    """Every namespace the caller may see (those whose labels `selector` matches)."""
     states = await cluster.reader.namespaces()
     ns = cluster.netfence_namespace
-    return [summaries.summarize_namespace(s, netfence_namespace=ns) for s in states]
+    return [
+        summaries.summarize_namespace(s, netfence_namespace=ns)
+        for s in states
+        if selector.matches(s.namespace.labels if s.namespace else {})
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +105,25 @@ async def detail(cluster: Cluster, name: str) -> NamespaceDetail:
     return NamespaceDetail(state, summary, stored.catalog, allowed, failures)
 
 
-async def policies(cluster: Cluster, name: str) -> list[summaries.PolicySummary]:
-    """The policies of a namespace, managed and not, with their template status."""
-    state = await existing(cluster.reader, name)
+async def policies(
+    cluster: Cluster, name: str | None, *, selector: selectors.Selector = selectors.EVERYTHING
+) -> list[summaries.PolicySummary]:
+    """The policies of a namespace (of every namespace the caller may see, for None),
+    managed and not, with their template status; only those `selector` matches."""
+    if name is None:
+        states = await cluster.reader.namespaces()
+    else:
+        states = [await existing(cluster.reader, name)]
     try:
         catalog = (await cluster.reader.catalog()).catalog
     except errors.NetfenceError:
         catalog = None  # the template status is optional detail
-    return summaries.summarize_policies(state, catalog or EMPTY_CATALOG.catalog)
+    return [
+        summary
+        for state in states
+        for summary in summaries.summarize_policies(state, catalog or EMPTY_CATALOG.catalog)
+        if selector.matches(summary.labels)
+    ]
 
 
 # --- enable ------------------------------------------------------------------------------
@@ -230,6 +249,77 @@ async def failures_since(
 
 
 # --- disable -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DisablePreview:
+    """What disabling would remove and (with a restore) recreate, and its effect."""
+
+    namespace: str
+    was_managed: bool
+    # netfence's policies the controller would delete.
+    deletes: tuple[str, ...]
+    # With a restore: whether a backup exists, the policies it would recreate and the
+    # ones it would leave out (and why).
+    restore: bool
+    has_backup: bool = False
+    restores: tuple[str, ...] = ()
+    skipped: Mapping[str, str] = field(default_factory=dict)
+    impact: connectivity.Impact | str | None = None
+
+
+async def preview_disable(
+    cluster: Cluster, name: str, *, restore: bool, impact: bool = True
+) -> DisablePreview:
+    """Disabling `name` (and restoring its backup), planned from its current state; changes
+    nothing, and refuses what `disable` would refuse (a restore the caller may not make)."""
+    if restore and not await cluster.authorizer.can(permissions.restore_in(name)):
+        raise errors.AccessDenied(
+            f"You may not restore the backup of {name}: that recreates NetworkPolicies "
+            "there, which your role does not allow; disable without --restore, or ask "
+            "someone who may create NetworkPolicies in this namespace."
+        )
+    state = await existing(cluster.reader, name)
+    assert state.namespace is not None
+    labels = {
+        k: v for k, v in state.namespace.labels.items() if k != naming.MANAGED_NAMESPACE_LABEL
+    }
+    unlabelled = dataclasses.replace(state, namespace=Namespace(name, labels))
+    plan = plan_namespace(
+        unlabelled, EMPTY_CATALOG.catalog, netfence_namespace=cluster.netfence_namespace
+    )
+    deletes = tuple(s.name for s in plan.steps if isinstance(s, DeletePolicy))
+    restores: list[str] = []
+    skipped: dict[str, str] = {}
+    creates: list[ApplyPolicy] = []
+    backup = state.backup
+    if restore and backup is not None:
+        staying = {p.name for p in state.policies if not p.is_managed}
+        for policy_name, manifest in sorted(backup.entries.items()):
+            if UNPARSED in manifest:
+                skipped[policy_name] = "its backup entry is not valid YAML"
+            elif policy_name in staying:
+                skipped[policy_name] = "a policy of that name exists"
+            else:
+                restores.append(policy_name)
+                metadata = {**manifest.get("metadata", {}), "namespace": name, "name": policy_name}
+                creates.append(ApplyPolicy({**manifest, "metadata": metadata}, exists=False))
+    whole = dataclasses.replace(plan, steps=(*plan.steps, *creates))
+    effect = None
+    if impact:
+        effect = await connectivity.impact_of(
+            cluster.reader, name, lambda inventory: connectivity.preview_plan(inventory, whole)
+        )
+    return DisablePreview(
+        namespace=name,
+        was_managed=is_managed(state),
+        deletes=deletes,
+        restore=restore,
+        has_backup=backup is not None,
+        restores=tuple(restores),
+        skipped=skipped,
+        impact=effect,
+    )
 
 
 @dataclass(slots=True)

@@ -49,6 +49,19 @@ class EventRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class LeaseRecord:
+    """The Lease the controller's replicas elect their leader with, as read (see
+    `netfence.controller.leading`): who holds it, when it was last renewed and for how
+    long a renewal holds. A released Lease has no holder."""
+
+    namespace: str
+    name: str
+    holder: str | None
+    renewed: datetime.datetime | None
+    duration_seconds: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Question:
     """May the caller do this? Asked of the cluster's own authorization."""
 
@@ -97,6 +110,11 @@ class ClusterViews(ClusterReader, Protocol):
 
     async def events(self, namespace: str) -> list[EventRecord]:
         """The Events netfence posted in a namespace (NotFound for no such namespace)."""
+        ...
+
+    async def controller_lease(self) -> LeaseRecord | None:
+        """The controller's leader-election Lease; None when there is none (no controller
+        ever ran); AccessDenied when the caller may not read it."""
         ...
 
 

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from netfence.core import errors, templates
+from netfence.core import errors, suggestions, templates
 from netfence.core.objects import Policy
 from netfence.usecases import permissions
 from netfence.usecases.ports import Cluster, StoredCatalog
@@ -61,9 +61,16 @@ def find(catalog: templates.Catalog, name: str) -> templates.Template:
         raise catalog.broken[name]
     template = catalog.templates.get(name)
     if template is None:
-        known = ", ".join(sorted(catalog.templates)) or "none"
-        raise errors.NotFound(f"template {name} does not exist; known templates: {known}")
+        raise errors.NotFound(unknown_template(catalog, name))
     return template
+
+
+def unknown_template(catalog: templates.Catalog, name: str) -> str:
+    """`template htp does not exist; did you mean http? known templates: ...`"""
+    known = sorted(catalog.templates)
+    hint = suggestions.did_you_mean(name, known)
+    listed = ", ".join(known) or "none"
+    return f"template {name} does not exist{hint or ';'} known templates: {listed}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +95,26 @@ class Applied:
 
 
 async def apply(
-    cluster: Cluster, documents: Mapping[str, str], *, resource_version: str | None = None
+    cluster: Cluster,
+    documents: Mapping[str, str],
+    *,
+    resource_version: str | None = None,
+    dry_run: bool = False,
 ) -> Applied:
     """Validate every template, then write them all in one request, or none of them.
 
     `resource_version` is the catalog version the caller read (the editor's, say); without
-    one, the version read here guards the write.
+    one, the version read here guards the write. A dry run validates and reads, and says
+    what would be created and configured, writing nothing.
     """
     parsed = [templates.parse_template(name, text) for name, text in documents.items()]
     stored = await cluster.reader.catalog()
+    if dry_run:
+        return Applied(
+            templates=parsed,
+            created=[n for n in documents if n not in stored.data],
+            configured=[n for n in documents if n in stored.data],
+        )
     version = resource_version if resource_version is not None else stored.resource_version
     if version is None:
         try:
@@ -119,7 +137,7 @@ async def delete(cluster: Cluster, name: str, *, resource_version: str | None = 
     """Delete a template; policies made from it keep their snapshot."""
     stored = await cluster.reader.catalog()
     if name not in stored.data or stored.resource_version is None:
-        raise errors.NotFound(f"template {name} does not exist")
+        raise errors.NotFound(unknown_template(stored.catalog, name))
     await cluster.changes.patch_catalog(
         {name: None}, resource_version=resource_version or stored.resource_version
     )
