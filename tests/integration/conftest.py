@@ -16,12 +16,12 @@ import pytest
 
 from netfence.localcluster import (
     ControlPlane,
+    cluster,
     dataplane,
     enforcer,
     ensure_binary,
     needs_build,
     start,
-    stop,
 )
 
 _HERE = Path(__file__).parent
@@ -68,7 +68,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     try:
         yield cp
     finally:
-        stop(directory)
+        cluster.down(directory)  # and a dataplane, if a test started one beside it
 
 
 # netfence's own fixtures (admin client, running controller) live beside the helpers.

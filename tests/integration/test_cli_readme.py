@@ -22,7 +22,7 @@ from pathlib import Path
 
 from lightkube import AsyncClient
 
-from netfence.localcluster import ControlPlane
+from netfence.localcluster import ControlPlane, cluster, dataplane
 from tests.integration import kube
 from tests.integration.cli_fixtures import NETFENCE, controller_process, netfence, stop  # noqa: F401
 
@@ -51,7 +51,7 @@ EXPECTED = {
     "disable payments --restore": "restored legacy",
     "status -o jsonpath={.controller.live}": "true",
     "controlplane up --dir .netfence/controlplane": "already running",
-    "controlplane down --dir .netfence/controlplane": "No control plane is running",
+    "controlplane down --dir .netfence/controlplane": "No local cluster is running",
 }
 
 
@@ -121,6 +121,12 @@ async def test_every_readme_command_line_runs_as_written(
             continue
         result = netfence(control_plane.kubeconfig, *words[1:], cwd=ROOT, timeout=90)
         said = result.stdout + result.stderr
+        if words[1:3] == ["controlplane", "up"]:
+            # It starts the dataplane beside the session's control plane, which the other
+            # tests keep without one (their pods stay Pending unless they start a node).
+            dataplane.stop(cluster.dataplane_directory(control_plane.dir))
+            if not dataplane.missing_requirements():
+                assert "Dataplane running" in result.stdout, f"{line}\n{said}"
         assert result.returncode == status, f"{line}\n{said}"
         assert "Traceback" not in said, f"{line}\n{said}"
         assert result.stdout.strip(), f"{line} printed nothing\n{said}"
