@@ -304,6 +304,16 @@ def test_a_missing_template_is_reported_and_the_others_still_apply() -> None:
     assert refusal.reason == "UnknownTemplate"
     assert "templates.netfence.io/nope" in refusal.message
     assert "http" in refusal.message
+    assert "did you mean" not in refusal.message  # nothing is close to "nope"
+
+
+def test_a_mistyped_template_name_gets_the_close_one_suggested() -> None:
+    state = NamespaceState("team-a", MANAGED, workloads=[web("htpp")], backup=ADOPTED)
+    (refusal,) = plan(state).refusals
+    assert refusal.reason == "UnknownTemplate"
+    assert refusal.message.startswith(
+        "template htpp does not exist and was not applied; did you mean http?"
+    ), refusal.message
 
 
 def test_a_broken_template_is_reported_with_its_field() -> None:

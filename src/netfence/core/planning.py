@@ -18,7 +18,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from netfence.core import backups, errors, naming, policies, templates
+from netfence.core import backups, errors, naming, policies, suggestions, templates
 from netfence.core.errors import InvalidTemplate
 from netfence.core.objects import Backup, JsonDict, Namespace, Phase, Policy, Workload
 
@@ -455,7 +455,8 @@ def _missing_template(workload: Workload, name: str, catalog: templates.Catalog)
     return _warn(
         workload,
         "UnknownTemplate",
-        f"template {name} does not exist and was not applied; "
+        f"template {name} does not exist and was not applied"
+        f"{suggestions.did_you_mean(name, catalog.templates)}; "
         f"remove the label {naming.template_label_key(name)} or use one of: {known}",
     )
 
