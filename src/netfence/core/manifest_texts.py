@@ -1,0 +1,133 @@
+"""Manifest texts (the contents of files, YAML or JSON) decoded into documents.
+
+A text that is one JSON document (`kubectl get -o json`) is read by orjson; anything else
+as YAML, one or more documents, by libyaml's C loader where PyYAML has it (its wheels do),
+the pure-Python loader only as a fallback: on a cluster's worth of manifests the C loader
+is about eight times faster, and reading files was most of what `--from-files` cost.
+
+Documents are decoded one at a time, so a large file is never held twice in memory. The
+text itself is kept for the error path: a YAML value the API server would refuse (`team:
+on` read as a boolean) is reported with how it was written and on which line, which the
+decoded document no longer knows. Purely computational, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+import yaml
+
+# Where a document's spelling is looked for: field names and list indices from its root.
+Path = Sequence[str | int]
+
+_LOADER: Final[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_JSON_START: Final = frozenset(b"{[")
+_SEGMENT: Final = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
+
+
+class Unreadable(ValueError):
+    """A text that is not YAML or JSON, with where it stops being readable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Spelling:
+    """A scalar as written in the text: `on`, `1`, `0x1F`, and the line it is on."""
+
+    text: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    # "NAME" for a text holding one document, "NAME document N" for one of several.
+    origin: str
+    content: object
+    _source: bytes
+    _index: int
+
+    def spelling(self, path: Path) -> Spelling | None:
+        """How the plain (unquoted) scalar at `path` is written, if it is one; slow, as it
+        parses the text again: for error messages only."""
+        nodes = yaml.compose_all(self._source, Loader=_LOADER)
+        try:
+            for _ in range(self._index):
+                next(nodes)
+            found: yaml.Node | None = next(nodes)
+        except (StopIteration, yaml.YAMLError):
+            return None
+        for segment in path:
+            if found is None:
+                return None
+            found = _child(found, segment)
+        node = found
+        # Plain style is None for the pure parser and "" for libyaml's.
+        if isinstance(node, yaml.ScalarNode) and not node.style:
+            return Spelling(str(node.value), node.start_mark.line + 1)
+        return None
+
+
+def documents(name: str, text: bytes | str) -> Iterator[Document]:
+    """The documents of one text in order, empty ones (a trailing `---`) included as None.
+
+    Raises Unreadable, naming `name` and the line, at the first syntax error.
+    """
+    source = text.encode() if isinstance(text, str) else text
+    if source.lstrip()[:1] and source.lstrip()[0] in _JSON_START:
+        try:
+            content = orjson.loads(source)
+        except orjson.JSONDecodeError:
+            pass  # a YAML flow mapping such as {kind: Pod, ...}: read as YAML below
+        else:
+            yield Document(name, content, source, 0)
+            return
+    loaded = yaml.load_all(source, Loader=_LOADER)
+    # One document ahead, so that a text holding one is named as a whole.
+    try:
+        current = next(loaded, _END)
+        index = 0
+        while current is not _END:
+            following = next(loaded, _END)
+            several = index > 0 or following is not _END
+            origin = f"{name} document {index + 1}" if several else name
+            yield Document(origin, current, source, index)
+            current, index = following, index + 1
+    except yaml.YAMLError as e:
+        raise Unreadable(_yaml_problem(name, e)) from e
+
+
+_END: Final = object()
+
+
+def path_of(field: str) -> list[str | int]:
+    """A field path as messages write it (`spec.ingress[0].from[1]`, `labels[app]`) split
+    into its names and indices."""
+    found: list[str | int] = []
+    for name, bracketed in _SEGMENT.findall(field):
+        if name:
+            found.append(name)
+        else:
+            found.append(int(bracketed) if bracketed.isdigit() else bracketed)
+    return found
+
+
+def _child(node: yaml.Node, segment: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        wanted = str(segment)
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == wanted:
+                return value  # type: ignore[no-any-return]  # untyped in the stubs
+        return None
+    if isinstance(node, yaml.SequenceNode) and isinstance(segment, int):
+        items = node.value
+        return items[segment] if 0 <= segment < len(items) else None
+    return None
+
+
+def _yaml_problem(name: str, error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    where = f"{name}:{mark.line + 1}" if mark is not None else name
+    return f"{where}: not valid YAML ({getattr(error, 'problem', None) or error})"
