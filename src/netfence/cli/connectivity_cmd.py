@@ -7,17 +7,15 @@ docs/connectivity.md.
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
-import yaml
 from rich.text import Text
 
-from netfence.cli import output
+from netfence.cli import connectivity_output, output
 from netfence.cli.context import Settings, err, fail, out, report, run, settings
 from netfence.cli.output import Format
 from netfence.core import manifests
@@ -73,7 +71,7 @@ def _inventory(
         )
     if files:
         try:
-            return manifests.read(_documents([*files, *(more or [])]))
+            return manifests.read_texts(_texts([*files, *(more or [])]))
         except manifests.InvalidManifests as e:
             report("the files cannot be read:" if len(e.problems) > 1 else str(e))
             if len(e.problems) > 1:
@@ -98,23 +96,15 @@ async def _survey(s: Settings) -> manifests.Inventory:
     return inventory
 
 
-def _documents(paths: Iterable[Path]) -> Iterator[tuple[str, object]]:
+def _texts(paths: Iterable[Path]) -> Iterator[tuple[str, bytes]]:
+    """Each file's bytes, decoded by the core (`manifests.read_texts`), one at a time."""
     for path in _expand(paths):
+        stdin = str(path) == "-"
         try:
-            text = sys.stdin.read() if str(path) == "-" else path.read_text()
+            text = sys.stdin.buffer.read() if stdin else path.read_bytes()
         except OSError as e:
             raise manifests.InvalidManifests([f"{path}: {e.strerror or e}"]) from e
-        name = "stdin" if str(path) == "-" else str(path)
-        try:
-            documents = list(yaml.safe_load_all(text))
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f"{name}:{mark.line + 1}" if mark is not None else name
-            raise manifests.InvalidManifests(
-                [f"{where}: not valid YAML ({getattr(e, 'problem', None) or e})"]
-            ) from e
-        for index, document in enumerate(documents):
-            yield (f"{name} document {index + 1}" if len(documents) > 1 else name), document
+        yield ("stdin" if stdin else str(path)), text
 
 
 def _expand(paths: Iterable[Path]) -> Iterator[Path]:
@@ -140,22 +130,43 @@ def connectivity(
         typer.Option("-n", "--namespace", help="Only endpoints in these namespaces (repeat)."),
     ] = None,
     output_format: OutputOption = Format.TABLE,
+    compact: Annotated[
+        bool,
+        typer.Option(
+            "--compact",
+            help="With -o json or yaml: each distinct row once, sources pointing at their rows.",
+        ),
+    ] = False,
 ) -> None:
     """Who can reach whom on each declared port: a matrix per port, or every verdict as JSON.
 
     Policies are evaluated as the Kubernetes API defines them; the result is only enforced
     if the cluster's network plugin enforces NetworkPolicy (see `netfence check`).
     """
+    if compact and output_format is Format.TABLE:
+        fail("--compact is a form of -o json (or -o yaml); the table is compact already", 2)
     inventory = _inventory(settings(ctx), from_files, more)
     if "pods" in inventory.unreadable and not workloads:
         fail("a pod-level matrix needs to list pods in all namespaces; use --workloads", 3)
     result = cases.connectivity(inventory, workloads=workloads, namespaces=namespace or ())
     if output_format is Format.JSON:
-        _print_verdicts_json(result)
+        writer = (
+            connectivity_output.write_compact if compact else connectivity_output.write_verdicts
+        )
+        _write(lambda stream: writer(result.matrix, stream))
+    elif output_format is Format.YAML and compact:
+        output.emit_data(connectivity_output.compact_document(result.matrix), Format.YAML)
     elif output_format is Format.YAML:
         output.emit_data({"verdicts": list(_verdicts(result))}, Format.YAML)
     else:
         _print_matrix(result, workloads=workloads)
+
+
+def _write(writer: Callable[[BinaryIO], None]) -> None:
+    """Bytes straight to standard output, after whatever was printed as text."""
+    sys.stdout.flush()
+    writer(sys.stdout.buffer)
+    sys.stdout.buffer.flush()
 
 
 def _verdicts(result: cases.Connectivity) -> Iterator[dict[str, object]]:
@@ -168,17 +179,6 @@ def _verdicts(result: cases.Connectivity) -> Iterator[dict[str, object]]:
             "protocol": protocol,
             "allowed": allowed,
         }
-
-
-def _print_verdicts_json(result: cases.Connectivity) -> None:
-    """One verdict per line: valid JSON that stays readable and streams for big clusters."""
-    write = sys.stdout.write
-    write('{"verdicts": [')
-    separator = "\n  "
-    for verdict in _verdicts(result):
-        write(separator + json.dumps(verdict))
-        separator = ",\n  "
-    write("\n]}\n" if separator != "\n  " else "]}\n")
 
 
 def _print_matrix(result: cases.Connectivity, *, workloads: bool) -> None:
@@ -195,27 +195,15 @@ def _print_matrix(result: cases.Connectivity, *, workloads: bool) -> None:
             "matrix to show; ask about one port with: netfence explain SRC DST --port PORT"
         )
         return
-    number = {i: str(i + 1) for i in range(len(endpoints))}
     out.print(
         f"Connectivity of {len(endpoints)} {what} on their declared ports: rows are sources, "
         "columns destinations, [green]✓[/] allowed, [red]✗[/] denied."
     )
-    for key in matrix.keys:
-        port, protocol = key
-        columns = [d for d in range(len(endpoints)) if matrix.declared[key] >> d & 1]
-        rows = []
-        for source in range(len(endpoints)):
-            row = matrix.rows[key][source]
-            cells = ["[green]✓[/]" if row >> d & 1 else "[red]✗[/]" for d in columns]
-            rows.append([number[source], endpoints[source].key, *cells])
-        out.print()
-        out.print(
-            output.table(
-                f"[bold]{port}/{protocol}[/]",
-                ["#", "SOURCE \\ DESTINATION", *(number[d] for d in columns)],
-                rows,
-            )
-        )
+    # Written directly rather than as rich tables: thousands of sources by thousands of
+    # columns would take rich minutes, and every row shared by several sources is
+    # written out once (see `connectivity_output`).
+    colour = out.color_system is not None
+    _write(lambda stream: connectivity_output.write_table(matrix, stream, colour=colour))
     allowed, total = matrix.counts()
     out.print()
     out.print(f"{allowed} of {total} connections allowed.")

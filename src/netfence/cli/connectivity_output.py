@@ -1,0 +1,197 @@
+"""The connectivity matrix written out: every verdict as JSON, the compact JSON, the table.
+
+A matrix of 5,000 pods holds 40 million verdicts (4 GB of flat JSON) but only a few
+thousand distinct rows: sources selected by the same policies share their row objects
+(`core.evaluation.matrices`). So nothing here touches one verdict at a time in Python:
+each distinct row is turned into text once, as a list of pre-encoded pieces picked by its
+bits in C (`operator.itemgetter`, `map`), and each source's output is one `join` of those
+pieces. The formats are documented in docs/connectivity.md.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from typing import BinaryIO
+
+import orjson
+
+from netfence.core import bitsets
+from netfence.core.endpoints import PortKey
+from netfence.core.evaluation.matrices import Matrix
+
+_FLAT_HEAD = b'{"verdicts": ['
+_FLAT_TAIL = b"\n]}\n"
+_FLAT_EMPTY = b'{"verdicts": []}\n'
+_ALLOWED = "\N{CHECK MARK}"
+_DENIED = "\N{BALLOT X}"
+_GREEN, _RED, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[0m"
+_GAP = "  "
+_CORNER = "SOURCE \\ DESTINATION"
+# Lines of the table written at once: large enough to be quick, small enough that a table
+# of thousands of columns is never held whole.
+_BATCH = 256
+
+
+def _bits(row: int, size: int) -> str:
+    """The row as '0'/'1' characters, the character at d telling whether d is in it."""
+    return format(row, "b")[::-1].ljust(size, "0") if row else "0" * size
+
+
+def _picker(positions: Sequence[int]) -> Callable[[str], Sequence[str]]:
+    """A function that takes the characters at `positions` of a string, in C."""
+    if not positions:
+        return lambda _: ()
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda text: (text[only],)
+    return operator.itemgetter(*positions)
+
+
+# --- every verdict --------------------------------------------------------------------------
+
+
+def write_verdicts(matrix: Matrix, out: BinaryIO) -> None:
+    """`{"verdicts": [...]}`, one verdict per line, in the order of `Matrix.verdicts`:
+    sources, then destinations, then each port the destination declares, ascending."""
+    endpoints = matrix.endpoints
+    size = len(endpoints)
+    names = [orjson.dumps(e.key) for e in endpoints]
+    key_number = {key: number for number, key in enumerate(matrix.keys)}
+    # Each verdict a source has, in order, as (destination, port): its position in the
+    # concatenated bit strings of the source's rows, and its text without the source.
+    positions: list[int] = []
+    pieces: list[dict[str, bytes]] = []
+    for destination, endpoint in enumerate(endpoints):
+        for key in endpoint.declared():
+            port, protocol = key
+            positions.append(key_number[key] * size + destination)
+            text = b', "destination": %s, "port": %d, "protocol": %s, "allowed": ' % (
+                names[destination],
+                port,
+                orjson.dumps(protocol),
+            )
+            pieces.append({"1": text + b"true}", "0": text + b"false}"})
+    if not positions or not size:
+        out.write(_FLAT_EMPTY)
+        return
+    pick = _picker(positions)
+    rows = [matrix.rows[key] for key in matrix.keys]
+    # Sources of one controller are usually neighbours and share their rows: remember the
+    # last few rows' texts, not every one (they are large: one piece per verdict).
+    remembered: dict[tuple[int, ...], list[bytes]] = {}
+    out.write(_FLAT_HEAD)
+    first = True
+    for source in range(size):
+        own = tuple(row[source] for row in rows)
+        identity = tuple(map(id, own))
+        parts = remembered.get(identity)
+        if parts is None:
+            chosen = pick("".join(_bits(row, size) for row in own))
+            parts = list(map(dict.__getitem__, pieces, chosen))
+            if len(remembered) >= 64:
+                remembered.pop(next(iter(remembered)))
+            remembered[identity] = parts
+        start = b'\n  {"source": ' if first else b',\n  {"source": '
+        first = False
+        out.write(start + names[source])
+        out.write((b',\n  {"source": ' + names[source]).join(parts))
+    out.write(_FLAT_TAIL)
+
+
+# --- compact: the rows, shared ------------------------------------------------------------
+
+
+def compact_document(matrix: Matrix) -> dict[str, object]:
+    """The matrix in its own shape: distinct rows once, each source pointing at its rows.
+
+    `allowed[s][p]` is the index in `rows` of the destinations source `s` may reach on
+    `ports[p]`; a row lists endpoint indices, ascending, among the port's `declaredBy`.
+    """
+    distinct: dict[int, int] = {}
+    listed: list[list[int]] = []
+    allowed: list[list[int]] = []
+    rows = [matrix.rows[key] for key in matrix.keys]
+    by_identity: dict[int, int] = {}
+    for source in range(len(matrix.endpoints)):
+        numbers = []
+        for key_rows in rows:
+            row = key_rows[source]
+            number = by_identity.get(id(row))
+            if number is None:
+                number = distinct.get(row)
+                if number is None:
+                    number = distinct[row] = len(listed)
+                    listed.append(bitsets.indices(row))
+                by_identity[id(row)] = number
+            numbers.append(number)
+        allowed.append(numbers)
+    return {
+        "endpoints": [e.key for e in matrix.endpoints],
+        "ports": [_port(key, matrix.declared[key]) for key in matrix.keys],
+        "rows": listed,
+        "allowed": allowed,
+    }
+
+
+def _port(key: PortKey, declared: int) -> dict[str, object]:
+    port, protocol = key
+    return {"port": port, "protocol": protocol, "declaredBy": bitsets.indices(declared)}
+
+
+def write_compact(matrix: Matrix, out: BinaryIO) -> None:
+    """`compact_document` as JSON, a row and a source per line."""
+    document = compact_document(matrix)
+    out.write(b'{"endpoints":' + orjson.dumps(document["endpoints"]))
+    out.write(b',\n"ports":' + orjson.dumps(document["ports"]))
+    for name in ("rows", "allowed"):
+        items = document[name]
+        assert isinstance(items, list)
+        out.write(b',\n"%s":[' % name.encode())
+        out.write(b",".join(b"\n" + orjson.dumps(item) for item in items))
+        out.write(b"\n]" if items else b"]")
+    out.write(b"}\n")
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+def write_table(matrix: Matrix, out: BinaryIO, *, colour: bool) -> None:
+    """One table per (port, protocol): sources numbered down, destinations declaring the
+    port across by the same numbers, a ✓ or ✗ in each cell (green and red with `colour`).
+    Columns are as wide as their numbers, so the table stays aligned at any size."""
+    endpoints = matrix.endpoints
+    size = len(endpoints)
+    numbers = [str(i + 1) for i in range(size)]
+    number_width = max(1, len(numbers[-1]) if numbers else 1)
+    name_width = max([len(_CORNER), *(len(e.key) for e in endpoints)])
+    lefts = [
+        f"{number.ljust(number_width)}{_GAP}{e.key.ljust(name_width)}{_GAP}"
+        for number, e in zip(numbers, endpoints, strict=True)
+    ]
+    yes = f"{_GREEN}{_ALLOWED}{_RESET}" if colour else _ALLOWED
+    no = f"{_RED}{_DENIED}{_RESET}" if colour else _DENIED
+    for key in matrix.keys:
+        port, protocol = key
+        columns = bitsets.indices(matrix.declared[key])
+        cells = [
+            {"1": yes + " " * (len(numbers[d]) - 1), "0": no + " " * (len(numbers[d]) - 1)}
+            for d in columns
+        ]
+        pick = _picker(columns)
+        header = _GAP.join(numbers[d] for d in columns)
+        lines = [
+            f"\n{port}/{protocol}\n",
+            f"{'#'.ljust(number_width)}{_GAP}{_CORNER.ljust(name_width)}{_GAP}{header}\n",
+        ]
+        texts: dict[int, str] = {}
+        for source, row in enumerate(matrix.rows[key]):
+            text = texts.get(id(row))
+            if text is None:
+                chosen = pick(_bits(row, size))
+                text = texts[id(row)] = _GAP.join(map(dict.__getitem__, cells, chosen)).rstrip()
+            lines.append(f"{lefts[source]}{text}\n")
+            if len(lines) >= _BATCH:
+                out.write("".join(lines).encode())
+                lines.clear()
+        out.write("".join(lines).encode())
