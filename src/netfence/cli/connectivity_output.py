@@ -166,7 +166,7 @@ def write_table(matrix: Matrix, out: BinaryIO, *, colour: bool) -> None:
     number_width = max(1, len(numbers[-1]) if numbers else 1)
     name_width = max([len(_CORNER), *(len(e.key) for e in endpoints)])
     lefts = [
-        f"{number.ljust(number_width)}{_GAP}{e.key.ljust(name_width)}{_GAP}"
+        f"{number.ljust(number_width)}{_GAP}{e.key.ljust(name_width)}{_GAP}".encode()
         for number, e in zip(numbers, endpoints, strict=True)
     ]
     yes = f"{_GREEN}{_ALLOWED}{_RESET}" if colour else _ALLOWED
@@ -181,17 +181,20 @@ def write_table(matrix: Matrix, out: BinaryIO, *, colour: bool) -> None:
         pick = _picker(columns)
         header = _GAP.join(numbers[d] for d in columns)
         lines = [
-            f"\n{port}/{protocol}\n",
-            f"{'#'.ljust(number_width)}{_GAP}{_CORNER.ljust(name_width)}{_GAP}{header}\n",
+            f"\n{port}/{protocol}\n".encode(),
+            f"{'#'.ljust(number_width)}{_GAP}{_CORNER.ljust(name_width)}{_GAP}{header}\n".encode(),
         ]
-        texts: dict[int, str] = {}
+        # A row's cells as encoded text, once per distinct row object.
+        texts: dict[int, bytes] = {}
         for source, row in enumerate(matrix.rows[key]):
             text = texts.get(id(row))
             if text is None:
                 chosen = pick(_bits(row, size))
-                text = texts[id(row)] = _GAP.join(map(dict.__getitem__, cells, chosen)).rstrip()
-            lines.append(f"{lefts[source]}{text}\n")
+                cells_text = _GAP.join(map(dict.__getitem__, cells, chosen)).rstrip()
+                text = texts[id(row)] = cells_text.encode() + b"\n"
+            lines.append(lefts[source])
+            lines.append(text)
             if len(lines) >= _BATCH:
-                out.write("".join(lines).encode())
+                out.write(b"".join(lines))
                 lines.clear()
-        out.write("".join(lines).encode())
+        out.write(b"".join(lines))
