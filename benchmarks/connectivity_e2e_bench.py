@@ -135,9 +135,11 @@ def main() -> None:
             connectivity_cluster.write(path, documents)
             count = sum(1 for _ in connectivity_cluster.policies(documents))
             del documents
+            # The machine may be shared: the load says how much the figures are worth.
             print(
                 f"\n{pods:,} pods, {namespaces:,} namespaces, {count:,} policies: "
-                f"{path.stat().st_size / 2**20:.1f} MiB of YAML"
+                f"{path.stat().st_size / 2**20:.1f} MiB of YAML "
+                f"(load average {os.getloadavg()[0]:.1f})"
             )
             for form in forms:
                 if pods > _LARGE and form != "compact" and not options.every_form:

@@ -209,7 +209,7 @@ def _print_matrix(result: cases.Connectivity, *, workloads: bool) -> None:
     out.print(f"{allowed} of {total} connections allowed.")
     if len(endpoints) > _WIDE:
         out.print(
-            "[dim]Many endpoints: narrow the matrix with -n NAMESPACE, or use -o json.[/]",
+            "[dim]Many endpoints: narrow the matrix with -n NAMESPACE, or use -o json --compact.[/]",
         )
 
 
