@@ -6,8 +6,8 @@ as a child process, once per output form and run:
 
 * `-o json` (every verdict), `-o json --compact`, and the table;
 * the time from starting the process to the end of its output, read through a pipe as a
-  script or `> file` would, and the child's peak RSS (`wait4`'s ru_maxrss);
-* then, in this process, where the time goes: decoding and reading the files, the
+  script or `> file` would, the child's CPU time and its peak RSS (`wait4`'s rusage);
+* then, in this process, where the CPU time goes: decoding and reading the files, the
   matrix, and each writer into a sink that only counts bytes.
 
 Prints the figures, medians of the runs; asserts nothing. Every verdict at 20,000 pods is
@@ -62,8 +62,9 @@ class _Counter(io.RawIOBase):
         return len(data)
 
 
-def _run(path: Path, form: list[str]) -> tuple[float, float, int]:
-    """(seconds to the last byte of output, the child's peak RSS in MB, bytes of output)."""
+def _run(path: Path, form: list[str]) -> tuple[float, float, float, int]:
+    """(seconds to the last byte of output, the child's CPU seconds, its peak RSS in MB,
+    bytes of output)."""
     command = [sys.executable, "-m", "netfence", "connectivity", "-f", str(path), *form]
     environment = {**os.environ, "KUBECONFIG": "/nonexistent", "NO_COLOR": "1"}
     start = time.perf_counter()
@@ -77,14 +78,15 @@ def _run(path: Path, form: list[str]) -> tuple[float, float, int]:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"{' '.join(command)} exited with {child.returncode}")
-    return elapsed, usage.ru_maxrss / 1024, size
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, size
 
 
 def _timed(action: Callable[[], object]) -> float:
+    """CPU seconds, which other processes on a shared machine disturb less than wall time."""
     gc.collect()
-    start = time.perf_counter()
+    start = time.process_time()
     action()
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def _in_process(path: Path) -> None:
@@ -108,7 +110,7 @@ def _in_process(path: Path) -> None:
         seconds = _timed(lambda writer=writer, sink=sink: writer(matrix, sink))  # type: ignore[misc]
         written.append(f"{name} {seconds:.2f} s")
     print(
-        f"  in process: reading the file {reading:.2f} s, the matrix {computing:.2f} s, "
+        f"  in process, CPU: reading the file {reading:.2f} s, the matrix {computing:.2f} s, "
         f"writing {', '.join(written)}"
     )
 
@@ -147,12 +149,14 @@ def main() -> None:
                     continue
                 runs = [_run(path, FORMS[form]) for _ in range(options.runs)]
                 seconds = [r[0] for r in runs]
-                peaks = [r[1] for r in runs]
+                cpu = [r[1] for r in runs]
+                peaks = [r[2] for r in runs]
                 print(
                     f"  {form}: {statistics.median(seconds):.2f} s "
-                    f"({', '.join(f'{s:.2f}' for s in seconds)}), peak RSS "
+                    f"({', '.join(f'{s:.2f}' for s in seconds)}), CPU "
+                    f"{statistics.median(cpu):.2f} s, peak RSS "
                     f"{statistics.median(peaks):.0f} MB ({', '.join(f'{p:.0f}' for p in peaks)}), "
-                    f"{runs[0][2] / 2**20:,.1f} MiB of output"
+                    f"{runs[0][3] / 2**20:,.1f} MiB of output"
                 )
             _in_process(path)
             path.unlink()
