@@ -25,7 +25,7 @@ _FLAT_TAIL = b"\n]}\n"
 _FLAT_EMPTY = b'{"verdicts": []}\n'
 _ALLOWED = "\N{CHECK MARK}"
 _DENIED = "\N{BALLOT X}"
-_GREEN, _RED, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[0m"
+_BOLD, _GREEN, _RED, _RESET = "\x1b[1m", "\x1b[32m", "\x1b[31m", "\x1b[0m"
 _GAP = "  "
 _CORNER = "SOURCE \\ DESTINATION"
 # Lines of the table written at once: large enough to be quick, small enough that a table
@@ -186,8 +186,9 @@ def write_table(matrix: Matrix, out: BinaryIO, *, colour: bool) -> None:
         ]
         pick = _picker(columns)
         header = _GAP.join(numbers[d] for d in columns)
+        title = f"{_BOLD}{port}/{protocol}{_RESET}" if colour else f"{port}/{protocol}"
         lines = [
-            f"\n{port}/{protocol}\n".encode(),
+            f"\n{title}\n".encode(),
             f"{'#'.ljust(number_width)}{_GAP}{_CORNER.ljust(name_width)}{_GAP}{header}\n".encode(),
         ]
         # A row's cells as encoded text, once per distinct row object.
