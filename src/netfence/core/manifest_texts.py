@@ -110,32 +110,52 @@ class Spelling:
     line: int
 
 
+class _Nodes:
+    """The nodes of one text's documents, composed again on the error path only.
+
+    The reader asks about documents in order, so one pass over the text answers every
+    question about it, however many values in it need quoting.
+    """
+
+    def __init__(self, source: bytes) -> None:
+        self._source = source
+        self._nodes: Iterator[yaml.Node] | None = None
+        self._index = -1
+        self._node: yaml.Node | None = None
+
+    def document(self, index: int) -> yaml.Node | None:
+        if self._nodes is None or index < self._index:
+            self._nodes = iter(yaml.compose_all(self._source, Loader=_BASE_LOADER))
+            self._index, self._node = -1, None
+        try:
+            while self._index < index:
+                self._node = next(self._nodes)
+                self._index += 1
+        except (StopIteration, yaml.YAMLError):
+            self._nodes = None
+            return None
+        return self._node
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     # "NAME" for a text holding one document, "NAME document N" for one of several.
     origin: str
     content: object
-    _source: bytes
+    _nodes: _Nodes
     _index: int
 
     def spelling(self, path: Path) -> Spelling | None:
         """How the plain (unquoted) scalar at `path` is written, if it is one; slow, as it
         parses the text again: for error messages only."""
-        nodes = yaml.compose_all(self._source, Loader=_BASE_LOADER)
-        try:
-            for _ in range(self._index):
-                next(nodes)
-            found: yaml.Node | None = next(nodes)
-        except (StopIteration, yaml.YAMLError):
-            return None
+        found = self._nodes.document(self._index)
         for segment in path:
             if found is None:
                 return None
             found = _child(found, segment)
-        node = found
         # Plain style is None for the pure parser and "" for libyaml's.
-        if isinstance(node, yaml.ScalarNode) and not node.style:
-            return Spelling(str(node.value), node.start_mark.line + 1)
+        if isinstance(found, yaml.ScalarNode) and not found.style:
+            return Spelling(str(found.value), found.start_mark.line + 1)
         return None
 
 
@@ -151,9 +171,10 @@ def documents(name: str, text: bytes | str) -> Iterator[Document]:
         except orjson.JSONDecodeError:
             pass  # a YAML flow mapping such as {kind: Pod, ...}: read as YAML below
         else:
-            yield Document(name, content, source, 0)
+            yield Document(name, content, _Nodes(source), 0)
             return
     loaded = yaml.load_all(source, Loader=_Loader)
+    nodes = _Nodes(source)
     # One document ahead, so that a text holding one is named as a whole.
     try:
         current = next(loaded, _END)
@@ -162,7 +183,7 @@ def documents(name: str, text: bytes | str) -> Iterator[Document]:
             following = next(loaded, _END)
             several = index > 0 or following is not _END
             origin = f"{name} document {index + 1}" if several else name
-            yield Document(origin, current, source, index)
+            yield Document(origin, current, nodes, index)
             current, index = following, index + 1
     except yaml.YAMLError as e:
         raise Unreadable(_yaml_problem(name, e)) from e
