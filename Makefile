@@ -42,6 +42,11 @@ bench: $(STAMP)
 bench-connectivity: $(STAMP)
 	$(BIN)/python benchmarks/connectivity_bench.py
 
+# What a user waits for: `netfence connectivity -f` from the files to its last byte.
+.PHONY: bench-connectivity-e2e
+bench-connectivity-e2e: $(STAMP)
+	$(BIN)/python benchmarks/connectivity_e2e_bench.py
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
 

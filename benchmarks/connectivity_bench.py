@@ -1,8 +1,9 @@
 """Connectivity benchmark: the full matrix, explain latency, and what compiling buys.
 
-Generates a synthetic cluster shaped like a real one (teams of namespaces, controllers with
-replicas, netfence's baseline policies, attachments from the default templates, some
-hand-written policies with namespace selectors, named ports and ipBlocks), then measures:
+Generates a synthetic cluster shaped like a real one (`connectivity_cluster`: teams of
+namespaces, controllers with replicas, netfence's baseline policies, attachments from the
+default templates, some hand-written policies with namespace selectors, named ports and
+ipBlocks), then measures in process (`connectivity_e2e_bench.py` times the whole command):
 
 * the pod-level matrix for 5,000 pods in 200 namespaces under 1,000 policies: compiling
   (evaluator construction) plus every row, and the memory it takes;
@@ -25,211 +26,38 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
+import connectivity_cluster
+
+from netfence.core import manifests
 from netfence.core import policies as rendering
-from netfence.core.endpoints import ContainerPort, Endpoint
+from netfence.core.endpoints import Endpoint
 from netfence.core.evaluation import impacts, matrices, reference
 from netfence.core.evaluation.evaluators import Evaluator, implied_namespaces, namespace_labels
 from netfence.core.objects import Namespace, Policy
 
 T = TypeVar("T")
 
-# app -> (container ports, replicas)
-_APPS: dict[str, tuple[tuple[ContainerPort, ...], int]] = {
-    "web": ((ContainerPort(8080, "TCP", "http"), ContainerPort(9100, "TCP", "metrics")), 6),
-    "api": ((ContainerPort(8443, "TCP", "https"), ContainerPort(9100, "TCP", "metrics")), 6),
-    "db": ((ContainerPort(5432, "TCP", "pg"),), 3),
-    "cache": ((ContainerPort(6379, "TCP", "redis"),), 3),
-    "worker": ((ContainerPort(9100, "TCP", "metrics"),), 4),
-    "dns": ((ContainerPort(53, "UDP", "dns"), ContainerPort(53, "TCP", "dns-tcp")), 3),
-}
-_ENVS = ("prod", "staging", "dev")
-
 
 def _cluster(
     *, namespaces: int, controllers_per_namespace: int, pods_per_namespace: int, seed: int
 ) -> tuple[list[Namespace], list[Endpoint], list[Endpoint], list[Policy]]:
-    """(namespaces, pods, controllers, policies) with five policies per namespace."""
-    rng = random.Random(seed)
-    spaces = [
-        Namespace(f"team{i % 40}-svc{i}", {"team": f"team{i % 40}", "env": _ENVS[i % 3]})
-        for i in range(namespaces - 2)
-    ]
-    spaces.append(Namespace("kube-system", {}))
-    spaces.append(Namespace("monitoring", {"purpose": "monitoring"}))
-    pods: list[Endpoint] = []
-    controllers: list[Endpoint] = []
-    address = 0
-    for space in spaces:
-        apps = ["web", "api", "db", "cache", "worker"]
-        if space.name == "kube-system":
-            apps = ["dns"]
-        elif space.name == "monitoring":
-            apps = ["worker"]
-        owned: list[tuple[Endpoint, int]] = []
-        for number in range(controllers_per_namespace):
-            app = apps[number % len(apps)]
-            ports, replicas = _APPS[app]
-            labels = {"app": app, "version": f"v{rng.randint(1, 3)}"}
-            labels["tier"] = "front" if app == "web" else "back"
-            if app == "dns":
-                labels["k8s-app"] = "kube-dns"
-            controller = Endpoint(space.name, f"{app}-{number}", "Deployment", labels, (), ports)
-            controllers.append(controller)
-            owned.append((controller, replicas))
-        made = 0
-        while made < pods_per_namespace:
-            for controller, replicas in owned:
-                for replica in range(replicas):
-                    if made >= pods_per_namespace:
-                        break
-                    ip = f"10.{address >> 16 & 255}.{address >> 8 & 255}.{address & 255}"
-                    address += 1
-                    pods.append(
-                        Endpoint(
-                            space.name,
-                            f"{controller.name}-{made}-{replica}",
-                            "Pod",
-                            {**controller.labels, "pod-template-hash": f"{controller.name}-h"},
-                            (ip,),
-                            controller.ports,
-                        )
-                    )
-                    made += 1
-    policies: list[Policy] = []
-    for number, space in enumerate(spaces):
-        pool = _policies_for(space, number, rng)
-        # The baseline pair everywhere, then three of the other kinds, rotating.
-        chosen = pool[:2] + [pool[2 + (number + k) % (len(pool) - 2)] for k in range(3)]
-        policies.extend(Policy(space.name, name, spec=spec) for spec, name in chosen)
-    return spaces, pods, controllers, policies
-
-
-def _policies_for(
-    space: Namespace, number: int, rng: random.Random
-) -> list[tuple[dict[str, Any], str]]:
-    team = space.labels.get("team", "none")
-    neighbour = f"team{(number + 1) % 40}"
-    dns_peer = {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-    }
-    dns_ports = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
-    return [
-        ({"podSelector": {}, "policyTypes": ["Ingress"]}, "deny-all-ingress"),
-        (
-            {
-                "podSelector": {},
-                "policyTypes": ["Ingress"],
-                "ingress": [{"from": [{"podSelector": {}}]}],
-            },
-            "allow-namespace-communication",
-        ),
-        (
-            {
-                "podSelector": {"matchLabels": {"app": "web"}},
-                "policyTypes": ["Ingress"],
-                "ingress": [
-                    {
-                        "from": [
-                            {"namespaceSelector": {"matchLabels": {"team": team}}},
-                            {
-                                "namespaceSelector": {
-                                    "matchExpressions": [
-                                        {"key": "team", "operator": "In", "values": [neighbour]}
-                                    ]
-                                },
-                                "podSelector": {"matchLabels": {"tier": "front"}},
-                            },
-                        ],
-                        "ports": [{"port": "http"}, {"port": 8000, "endPort": 8100}],
-                    }
-                ],
-            },
-            "web-from-team",
-        ),
-        (
-            {
-                "podSelector": {"matchLabels": {"app": "api"}},
-                "policyTypes": ["Egress"],
-                "egress": [
-                    {"to": [dns_peer], "ports": dns_ports},
-                    {
-                        "to": [{"podSelector": {"matchLabels": {"app": "db"}}}],
-                        "ports": [{"port": "pg"}],
-                    },
-                    {
-                        "to": [
-                            {
-                                "ipBlock": {
-                                    "cidr": f"10.{rng.randint(0, 1)}.0.0/16",
-                                    "except": ["10.0.3.0/24"],
-                                }
-                            }
-                        ]
-                    },
-                ],
-            },
-            "api-egress",
-        ),
-        (
-            {
-                "podSelector": {
-                    "matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["db"]}]
-                },
-                "policyTypes": ["Ingress"],
-                "ingress": [
-                    {
-                        "from": [{"namespaceSelector": {"matchLabels": {"purpose": "monitoring"}}}],
-                        "ports": [{"port": "metrics"}],
-                    }
-                ],
-            },
-            "allow-monitoring",
-        ),
-        (
-            # The default `https` template attached to the api: open to every namespace.
-            {
-                "podSelector": {"matchLabels": {"app": "api"}},
-                "policyTypes": ["Ingress"],
-                "ingress": [{"from": [{"namespaceSelector": {}}], "ports": [{"port": 8443}]}],
-            },
-            "deploy-api-https",
-        ),
-        (
-            # Everything but the dev environments may reach the cache.
-            {
-                "podSelector": {"matchLabels": {"app": "cache"}},
-                "ingress": [
-                    {
-                        "from": [
-                            {
-                                "namespaceSelector": {
-                                    "matchExpressions": [
-                                        {"key": "env", "operator": "NotIn", "values": ["dev"]}
-                                    ]
-                                }
-                            }
-                        ],
-                        "ports": [{"port": 6379}],
-                    }
-                ],
-            },
-            "cache-from-non-dev",
-        ),
-        (
-            # Workers only talk to the database and DNS.
-            {
-                "podSelector": {"matchLabels": {"app": "worker"}},
-                "egress": [
-                    {"to": [dns_peer], "ports": dns_ports},
-                    {"to": [{"podSelector": {"matchLabels": {"app": "db"}}}]},
-                ],
-            },
-            "worker-egress",
-        ),
-    ]
+    """(namespaces, pods, controllers, policies) of the generated cluster, read from its
+    manifests as `--from-files` reads them (five policies per namespace)."""
+    documents = connectivity_cluster.manifests(
+        namespaces=namespaces,
+        controllers_per_namespace=controllers_per_namespace,
+        pods_per_namespace=pods_per_namespace,
+        seed=seed,
+    )
+    inventory = manifests.read((str(i), d) for i, d in enumerate(documents))
+    return (
+        list(inventory.namespaces),
+        list(inventory.pods),
+        list(inventory.controllers),
+        list(inventory.policies),
+    )
 
 
 def _timed(action: Callable[[], T]) -> tuple[T, float]:
@@ -374,7 +202,7 @@ def main() -> None:
     _explain_figures(evaluator, matrix, rng)
     walked, walk_s = _timed(lambda: sum(1 for _ in matrix.verdicts()))
     print(
-        f"  walking every verdict one by one (what -o json does before printing): "
+        f"  walking every verdict one by one (Matrix.verdicts; -o json no longer does): "
         f"{walk_s:.2f} s for {walked:,}"
     )
     _impact_figures(namespaces, controllers, policies)

@@ -18,9 +18,8 @@ import signal
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import uvicorn
-from fastapi import FastAPI
 from lightkube import AsyncClient, KubeConfig
 from lightkube.config.kubeconfig import SingleConfig
 from lightkube.core.exceptions import ConfigError
@@ -37,8 +36,10 @@ from netfence.localcluster import cluster as local_cluster
 from netfence.localcluster import demo as demo_objects
 from netfence.localcluster.enforcer import VERSION as ENFORCER_VERSION
 from netfence.usecases.ports import Cluster
-from netfence.web.app import create_app
 from netfence.web.settings import LOOPBACK_HOSTS, AuthMode, WebSettings, hosts_for
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,10 @@ class Connector:
 
 def web_app(config: KubeConfig | SingleConfig, settings: WebSettings) -> FastAPI:
     """The console and API for one cluster, each caller acting as themselves."""
+    # The web stack is imported when it is served: it is half of every other command's
+    # start-up time (netfence connectivity -f, enable, attach ...).
+    from netfence.web.app import create_app
+
     connector = Connector(
         config, netfence_namespace=settings.netfence_namespace, auth=settings.auth
     )
@@ -126,6 +131,8 @@ async def serve(
     controller: bool,
 ) -> None:
     """The API, the console and (unless told not to) the controller, one process."""
+    import uvicorn  # imported when served, as in web_app
+
     server = uvicorn.Server(
         uvicorn.Config(
             web_app(config, settings),

@@ -210,3 +210,55 @@ def test_more_paths_after_from_files_are_read_too(tmp_path: Path) -> None:
     code, _, stderr = netfence("connectivity", str(other))
     assert code == 2
     assert "files are read with --from-files" in stderr
+
+
+def test_the_compact_json_lists_each_row_once_and_points_sources_at_them() -> None:
+    code, stdout, _ = netfence("connectivity", "-f", str(EXAMPLE), "-o", "json", "--compact")
+    assert code == 0
+    document = json.loads(stdout)
+    names = document["endpoints"]
+    assert names == ["monitoring/prometheus", "shop/api", "shop/db", "shop/web"]
+    ports = [(p["port"], p["protocol"]) for p in document["ports"]]
+    assert ports == [(5432, "TCP"), (8080, "TCP"), (8443, "TCP"), (9090, "TCP"), (9100, "TCP")]
+    assert document["ports"][0]["declaredBy"] == [names.index("shop/db")]
+
+    def reaches(source: str, port: int) -> list[str]:
+        row = document["allowed"][names.index(source)][ports.index((port, "TCP"))]
+        return [names[d] for d in document["rows"][row]]
+
+    assert reaches("shop/api", 5432) == ["shop/db"]
+    assert reaches("shop/web", 8443) == ["shop/api"]
+    assert reaches("monitoring/prometheus", 9100) == ["shop/api"]
+    assert reaches("monitoring/prometheus", 5432) == []
+    # One line per row and per source, so a large matrix stays readable with grep.
+    assert len(stdout.splitlines()) == 2 + (1 + len(document["rows"]) + 1) + (1 + 4 + 1)
+
+
+def test_compact_is_refused_for_the_table() -> None:
+    code, stdout, stderr = netfence("connectivity", "-f", str(EXAMPLE), "--compact")
+    assert code == 2
+    assert stdout == ""
+    assert "--compact is a form of -o json" in stderr
+
+
+def test_a_label_yaml_reads_as_a_boolean_is_refused_with_how_to_quote_it(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "shop.yaml"
+    bad.write_text(
+        "kind: Namespace\nmetadata:\n  name: shop\n  labels:\n    team: on\n---\n"
+        "kind: NetworkPolicy\nmetadata: {name: p, namespace: shop}\n"
+        "spec:\n  podSelector:\n    matchExpressions: [{operator: Exists}]\n"
+    )
+    code, stdout, stderr = netfence("connectivity", "-f", str(bad), "-o", "json")
+    assert code == 1  # an error, not a command line that cannot be read (docs/cli.md)
+    assert stdout == ""
+    message = " ".join(stderr.split())
+    assert (
+        f"{bad} document 1: Namespace shop: metadata.labels[team]: label value must be a "
+        'string, got a boolean (line 5: YAML reads on as a boolean; quote it: "on")'
+    ) in message
+    assert (
+        f"{bad} document 2: NetworkPolicy shop/p: spec.podSelector.matchExpressions[0].key: "
+        "is required"
+    ) in message

@@ -7,20 +7,19 @@ docs/connectivity.md.
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
-import yaml
 from rich.text import Text
 
-from netfence.cli import leadership, output
+from netfence.cli import connectivity_output, leadership, output
 from netfence.cli.context import (
     EXIT_ERROR,
     EXIT_FINDINGS,
+    EXIT_USAGE,
     Settings,
     err,
     fail,
@@ -30,7 +29,7 @@ from netfence.cli.context import (
     settings,
 )
 from netfence.cli.options import TABLE, AllNamespacesOption, DocumentOutputOption
-from netfence.cli.output import DOCUMENTS, Column, Format
+from netfence.cli.output import DOCUMENTS, Format
 from netfence.core import manifests
 from netfence.core.endpoints import parse_protocol
 from netfence.core.evaluation import pitfalls
@@ -84,7 +83,7 @@ def _inventory(
         )
     if files:
         try:
-            return manifests.read(_documents([*files, *(more or [])]))
+            return manifests.read_texts(_texts([*files, *(more or [])]))
         except manifests.InvalidManifests as e:
             report("the files cannot be read:" if len(e.problems) > 1 else str(e))
             if len(e.problems) > 1:
@@ -109,23 +108,15 @@ async def _survey(s: Settings) -> manifests.Inventory:
     return inventory
 
 
-def _documents(paths: Iterable[Path]) -> Iterator[tuple[str, object]]:
+def _texts(paths: Iterable[Path]) -> Iterator[tuple[str, bytes]]:
+    """Each file's bytes, decoded by the core (`manifests.read_texts`), one at a time."""
     for path in _expand(paths):
+        stdin = str(path) == "-"
         try:
-            text = sys.stdin.read() if str(path) == "-" else path.read_text()
+            text = sys.stdin.buffer.read() if stdin else path.read_bytes()
         except OSError as e:
             raise manifests.InvalidManifests([f"{path}: {e.strerror or e}"]) from e
-        name = "stdin" if str(path) == "-" else str(path)
-        try:
-            documents = list(yaml.safe_load_all(text))
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f"{name}:{mark.line + 1}" if mark is not None else name
-            raise manifests.InvalidManifests(
-                [f"{where}: not valid YAML ({getattr(e, 'problem', None) or e})"]
-            ) from e
-        for index, document in enumerate(documents):
-            yield (f"{name} document {index + 1}" if len(documents) > 1 else name), document
+        yield ("stdin" if stdin else str(path)), text
 
 
 def _expand(paths: Iterable[Path]) -> Iterator[Path]:
@@ -152,6 +143,13 @@ def connectivity(
     ] = None,
     _all_namespaces: AllNamespacesOption = False,
     output_format: DocumentOutputOption = TABLE,
+    compact: Annotated[
+        bool,
+        typer.Option(
+            "--compact",
+            help="With -o json or yaml: each distinct row once, sources pointing at their rows.",
+        ),
+    ] = False,
 ) -> None:
     """Who can reach whom on each declared port: a matrix per port, or every verdict as JSON.
 
@@ -160,16 +158,33 @@ def connectivity(
     cluster's network plugin enforces NetworkPolicy (see `netfence check`).
     """
     fmt = output_format.allow("connectivity", *DOCUMENTS)
+    if compact and not fmt.is_document:
+        fail(
+            "--compact is a form of -o json, yaml or jsonpath; the table is compact already",
+            EXIT_USAGE,
+        )
     inventory = _inventory(settings(ctx), from_files, more)
     if "pods" in inventory.unreadable and not workloads:
         fail("a pod-level matrix needs to list pods in all namespaces; use --workloads")
     result = cases.connectivity(inventory, workloads=workloads, namespaces=namespace or ())
     if fmt.format is Format.JSON:
-        _print_verdicts_json(result)
+        writer = (
+            connectivity_output.write_compact if compact else connectivity_output.write_verdicts
+        )
+        _write(lambda stream: writer(result.matrix, stream))
+    elif fmt.is_document and compact:
+        output.emit(connectivity_output.compact_document(result.matrix), fmt)
     elif fmt.is_document:
         output.emit(output.document("Connectivity", verdicts=list(_verdicts(result))), fmt)
     else:
         _print_matrix(result, workloads=workloads)
+
+
+def _write(writer: Callable[[BinaryIO], None]) -> None:
+    """Bytes straight to standard output, after whatever was printed as text."""
+    sys.stdout.flush()
+    writer(sys.stdout.buffer)
+    sys.stdout.buffer.flush()
 
 
 def _verdicts(result: cases.Connectivity) -> Iterator[dict[str, object]]:
@@ -182,17 +197,6 @@ def _verdicts(result: cases.Connectivity) -> Iterator[dict[str, object]]:
             "protocol": protocol,
             "allowed": allowed,
         }
-
-
-def _print_verdicts_json(result: cases.Connectivity) -> None:
-    """One verdict per line: valid JSON that stays readable and streams for big clusters."""
-    write = sys.stdout.write
-    write('{"apiVersion": "netfence.io/v1", "kind": "Connectivity", "verdicts": [')
-    separator = "\n  "
-    for verdict in _verdicts(result):
-        write(separator + json.dumps(verdict))
-        separator = ",\n  "
-    write("\n]}\n" if separator != "\n  " else "]}\n")
 
 
 def _print_matrix(result: cases.Connectivity, *, workloads: bool) -> None:
@@ -213,26 +217,17 @@ def _print_matrix(result: cases.Connectivity, *, workloads: bool) -> None:
         f"Connectivity of {len(endpoints)} {what} on their declared ports: rows are sources, "
         "columns destinations, [green]✓[/] allowed, [red]✗[/] denied."
     )
-    for key in matrix.keys:
-        port, protocol = key
-        columns = [d for d in range(len(endpoints)) if matrix.declared[key] >> d & 1]
-        rows: list[list[output.Cell]] = []
-        for source in range(len(endpoints)):
-            row = matrix.rows[key][source]
-            cells: list[output.Cell] = [
-                ("✓", "green") if row >> d & 1 else ("✗", "red") for d in columns
-            ]
-            rows.append([endpoints[source].key, *cells])
-        out.print()
-        out.print(Text(f"{port}/{protocol}", style="bold"), highlight=False)
-        headers = [Column("SOURCE"), *(Column(endpoints[d].key) for d in columns)]
-        output.print_table(headers, rows, TABLE)
+    # Written directly rather than as rich tables: thousands of sources by thousands of
+    # columns would take rich minutes, and every row shared by several sources is
+    # written out once (see `connectivity_output`).
+    colour = out.color_system is not None
+    _write(lambda stream: connectivity_output.write_table(matrix, stream, colour=colour))
     allowed, total = matrix.counts()
     out.print()
     out.print(f"{allowed} of {total} connections allowed.")
     if len(endpoints) > _WIDE:
         out.print(
-            "[dim]Many endpoints: narrow the matrix with -n NAMESPACE, or use -o json.[/]",
+            "[dim]Many endpoints: narrow the matrix with -n NAMESPACE, or use -o json --compact.[/]",
         )
 
 

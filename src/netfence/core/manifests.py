@@ -15,11 +15,11 @@ NetworkPolicy does not apply to either.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from netfence.core import conversion, errors, selectors, shapes, validation
+from netfence.core import conversion, errors, manifest_texts, selectors, shapes, validation
 from netfence.core.endpoints import POD, ContainerPort, Endpoint
 from netfence.core.objects import Namespace, Policy, Workload, WorkloadKind
 
@@ -27,6 +27,7 @@ DEFAULT_NAMESPACE = "default"
 _FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
 _WORKLOAD_KINDS = frozenset(k.value for k in WorkloadKind)
 _SPEC_FIELDS = ("podSelector", "policyTypes", "ingress", "egress")
+_READ_KINDS = _WORKLOAD_KINDS | {"Namespace", "Pod", "NetworkPolicy"}
 
 
 class InvalidManifests(errors.NetfenceError):
@@ -84,16 +85,36 @@ class Inventory:
 def read(documents: Iterable[tuple[str, object]], *, validate: bool = True) -> Inventory:
     """Read (origin, document) pairs; origin names where a document came from in errors.
 
-    With `validate`, NetworkPolicy rules go through the same checks as templates (the API
-    server's rules, plus unknown fields), so a typo in a file is reported instead of
-    silently widening a policy; a live cluster's objects are already valid.
+    With `validate`, objects are held to what the API server accepts: NetworkPolicy rules
+    go through the same checks as templates (the API server's rules, plus unknown fields),
+    so a typo in a file is reported instead of silently widening a policy; labels and
+    selectors must be strings of label syntax, so `team: on` is refused instead of quietly
+    becoming "True". A live cluster's objects are already valid.
     """
     builder = _Builder(validate=validate)
     for origin, document in documents:
         builder.add(origin, document)
-    if builder.problems:
-        raise InvalidManifests(builder.problems)
-    return builder.build()
+    return builder.finish()
+
+
+def read_texts(texts: Iterable[tuple[str, bytes | str]]) -> Inventory:
+    """Read the contents of files, (name, text) pairs, YAML or JSON, validated as by `read`.
+
+    Every problem of every text is reported (a text that is not YAML stops only itself),
+    a value YAML read as a boolean or a number with how it was written and its line.
+    """
+    builder = _Builder(validate=True)
+    for name, text in texts:
+        try:
+            for document in manifest_texts.documents(name, text):
+                builder.add(document.origin, document.content, document.spelling)
+        except manifest_texts.Unreadable as e:
+            builder.problems.append(str(e))
+    return builder.finish()
+
+
+# How a scalar at a path of the document being read was written, when that is known.
+_Speller = Callable[[manifest_texts.Path], manifest_texts.Spelling | None]
 
 
 class _Builder:
@@ -106,7 +127,12 @@ class _Builder:
         self.workloads: dict[tuple[str, str, str], tuple[Workload, Endpoint | None]] = {}
         self.skipped: dict[str, int] = {}
 
-    def add(self, origin: str, document: object) -> None:
+    def finish(self) -> Inventory:
+        if self.problems:
+            raise InvalidManifests(self.problems)
+        return self.build()
+
+    def add(self, origin: str, document: object, spell: _Speller | None = None) -> None:
         if document is None:
             return  # an empty YAML document, e.g. after a trailing '---'
         if not isinstance(document, Mapping):
@@ -118,7 +144,7 @@ class _Builder:
         if kind == "List" or (isinstance(kind, str) and kind.endswith("List")):
             items = document.get("items") or []
             for index, item in enumerate(items if isinstance(items, list) else []):
-                self.add(f"{origin} items[{index}]", item)
+                self.add(f"{origin} items[{index}]", item, _within(spell, ("items", index)))
             return
         metadata = document.get("metadata")
         if not isinstance(kind, str) or not isinstance(metadata, Mapping):
@@ -134,6 +160,8 @@ class _Builder:
             if kind == "Namespace"
             else f"{origin}: {kind} {namespace}/{name}"
         )
+        if self.validate:
+            self._report(where, _object_problems(kind, metadata, document), document, spell)
         try:
             self._add(kind, name, namespace, metadata, document, where)
         except (TypeError, AttributeError, KeyError, ValueError) as e:
@@ -154,8 +182,6 @@ class _Builder:
         if kind == "Namespace":
             self.namespaces[name] = Namespace(name, labels)
         elif kind == "NetworkPolicy":
-            if self.validate:
-                self._validate_policy(spec, where)
             self.policies[(namespace, name)] = conversion.policy_from(document, namespace=namespace)
         elif kind == "Pod":
             pod = _pod(name, namespace, labels, spec, document.get("status") or {})
@@ -168,44 +194,17 @@ class _Builder:
         else:
             self.skipped[kind] = self.skipped.get(kind, 0) + 1
 
-    def _validate_policy(self, spec: object, where: str) -> None:
-        if not isinstance(spec, Mapping):
-            self.problems.append(f"{where}: spec must be a mapping")
-            return
-        found = shapes.unknown_fields(spec, "spec", _SPEC_FIELDS)
-        selector = spec.get("podSelector")
-        if isinstance(selector, Mapping):
-            found += shapes.unknown_fields(
-                selector, "spec.podSelector", ("matchLabels", "matchExpressions")
-            )
-            if any(
-                r.operator is selectors.Operator.INVALID
-                for r in selectors.parse(selector).requirements
-            ):
-                found.append(
-                    errors.FieldError(
-                        "spec.podSelector",
-                        "is not a valid label selector",
-                        "matchExpressions need key, an operator In, NotIn, Exists or "
-                        "DoesNotExist, and values for In and NotIn only",
-                    )
-                )
-        elif selector is not None:
-            found.append(errors.FieldError("spec.podSelector", "must be a mapping", "e.g. {}"))
-        if "ingress" in spec:
-            found += validation.validate_ingress_rules(spec["ingress"], "spec.ingress")
-        if "egress" in spec:
-            found += validation.validate_egress_rules(spec["egress"], "spec.egress")
-        types = spec.get("policyTypes")
-        if types is not None and (
-            not isinstance(types, list) or any(t not in ("Ingress", "Egress") for t in types)
-        ):
-            found.append(
-                errors.FieldError(
-                    "spec.policyTypes", "must be a list of Ingress and Egress", "e.g. [Ingress]"
-                )
-            )
-        self.problems.extend(f"{where}: {problem}" for problem in found)
+    def _report(
+        self,
+        where: str,
+        found: Iterable[errors.FieldError],
+        document: Mapping[str, Any],
+        spell: _Speller | None,
+    ) -> None:
+        for problem in found:
+            if spell is not None:
+                problem = _spelled(problem, document, spell)
+            self.problems.append(f"{where}: {problem}")
 
     def build(self) -> Inventory:
         pairs = [self.workloads[k] for k in sorted(self.workloads)]
@@ -286,3 +285,111 @@ def _template_endpoint(workload: Workload, ports: tuple[ContainerPort, ...]) -> 
         labels=dict(workload.pod_labels),
         ports=ports,
     )
+
+
+def _within(spell: _Speller | None, prefix: tuple[str | int, ...]) -> _Speller | None:
+    if spell is None:
+        return None
+    return lambda path: spell((*prefix, *path))
+
+
+def _object_problems(
+    kind: str, metadata: Mapping[str, Any], document: Mapping[str, Any]
+) -> list[errors.FieldError]:
+    """What the API server would refuse in an object of a kind the reader reads."""
+    if kind not in _READ_KINDS:
+        return []
+    found = validation.validate_labels(metadata.get("labels"), "metadata.labels")
+    found += _annotation_problems(metadata.get("annotations"))
+    spec = document.get("spec")
+    if kind == "NetworkPolicy":
+        found += _policy_problems({} if spec is None else spec)
+    elif kind in _WORKLOAD_KINDS and isinstance(spec, Mapping):
+        found += _workload_problems(WorkloadKind(kind), spec)
+    return found
+
+
+def _annotation_problems(annotations: object) -> list[errors.FieldError]:
+    if not isinstance(annotations, Mapping):
+        return []
+    return [
+        errors.FieldError(
+            f"metadata.annotations[{key}]",
+            f"annotation value must be a string, got {shapes.describe(value)}",
+            shapes.quote_fix(value),
+        )
+        for key, value in annotations.items()
+        if not isinstance(value, str)
+    ]
+
+
+def _workload_problems(kind: WorkloadKind, spec: Mapping[str, Any]) -> list[errors.FieldError]:
+    found: list[errors.FieldError] = []
+    if kind is WorkloadKind.CRONJOB:
+        template_path = "spec.jobTemplate.spec.template"
+    else:
+        template_path = "spec.template"
+        if "selector" in spec:
+            found += validation.validate_selector(spec["selector"], "spec.selector")
+    template = conversion.pod_template(kind, spec)
+    metadata = template.get("metadata") if isinstance(template, Mapping) else None
+    if isinstance(metadata, Mapping):
+        found += validation.validate_labels(
+            metadata.get("labels"), f"{template_path}.metadata.labels"
+        )
+    return found
+
+
+def _policy_problems(spec: object) -> list[errors.FieldError]:
+    if not isinstance(spec, Mapping):
+        return [errors.FieldError("spec", "must be a mapping")]
+    found = shapes.unknown_fields(spec, "spec", _SPEC_FIELDS)
+    if "podSelector" in spec:
+        found += validation.validate_selector(spec["podSelector"], "spec.podSelector")
+    if "ingress" in spec:
+        found += validation.validate_ingress_rules(spec["ingress"], "spec.ingress")
+    if "egress" in spec:
+        found += validation.validate_egress_rules(spec["egress"], "spec.egress")
+    types = spec.get("policyTypes")
+    if types is not None and (
+        not isinstance(types, list) or any(t not in ("Ingress", "Egress") for t in types)
+    ):
+        found.append(
+            errors.FieldError(
+                "spec.policyTypes", "must be a list of Ingress and Egress", "e.g. [Ingress]"
+            )
+        )
+    return found
+
+
+def _spelled(
+    problem: errors.FieldError, document: Mapping[str, Any], spell: _Speller
+) -> errors.FieldError:
+    """`problem` with its "quote it" fix written as the user wrote the value, when it is the
+    generic fix for a value YAML read as a boolean or a number (`on`, `1`, `0x1F`)."""
+    path = manifest_texts.path_of(problem.field)
+    value = _value_at(document, path)
+    if not isinstance(value, bool | int | float) or problem.fix != shapes.quote_fix(value):
+        return problem
+    spelling = spell(path)
+    if spelling is None:
+        return problem
+    reads = "a boolean" if isinstance(value, bool) else "a number"
+    fix = (
+        f'line {spelling.line}: YAML reads {spelling.text} as {reads}; quote it: "{spelling.text}"'
+    )
+    return errors.FieldError(problem.field, problem.message, fix)
+
+
+_MISSING = object()
+
+
+def _value_at(document: object, path: manifest_texts.Path) -> object:
+    for segment in path:
+        if isinstance(document, Mapping):
+            document = document.get(segment, document.get(str(segment), _MISSING))
+        elif isinstance(document, list) and isinstance(segment, int) and segment < len(document):
+            document = document[segment]
+        else:
+            return _MISSING
+    return document

@@ -133,7 +133,8 @@ def _requirement(expression: object) -> Requirement:
         operator = Operator(str(expression.get("operator")))
     except ValueError:
         operator = Operator.INVALID
-    if values is None or operator is Operator.INVALID:
+    # metav1 requires a key: a requirement without one is refused, never "any label".
+    if values is None or operator is Operator.INVALID or not key:
         return Requirement(key, Operator.INVALID)
     # metav1 rejects In/NotIn without values and Exists/DoesNotExist with values.
     needs_values = operator in (Operator.IN, Operator.NOT_IN)

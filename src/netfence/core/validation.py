@@ -21,6 +21,7 @@ are collected, never raised, so a user sees every problem at once.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
@@ -87,6 +88,35 @@ def validate_egress_rules(rules: object, path: str) -> list[errors.FieldError]:
     found: list[errors.FieldError] = []
     _check_rules(rules, path, found, peers="to", other="from")
     return found
+
+
+def validate_selector(selector: object, path: str) -> list[errors.FieldError]:
+    """Every problem in a label selector (metav1 ``ValidateLabelSelector``): a requirement
+    without ``key``, an unknown operator, values that do not suit it, invalid labels."""
+    found: list[errors.FieldError] = []
+    _check_selector(selector, path, path.rpartition(".")[2] or "selector", found)
+    return found
+
+
+def validate_labels(labels: object, path: str) -> list[errors.FieldError]:
+    """Every problem in an object's labels (``metadata.labels``): keys and values must be
+    strings of label syntax. YAML reads unquoted ``on`` or ``1`` as a boolean or a number,
+    which the API server refuses; ``null`` is no labels at all."""
+    if labels is None:
+        return []
+    if isinstance(labels, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) and _plain_label(k, v) for k, v in labels.items()
+    ):
+        return []
+    found: list[errors.FieldError] = []
+    _check_match_labels(labels, path, found)
+    return found
+
+
+@functools.lru_cache(maxsize=8192)
+def _plain_label(key: str, value: str) -> bool:
+    # Pods of one controller repeat the same labels thousands of times in a cluster's files.
+    return not name_syntax.qualified_name_errors(key) and not name_syntax.label_value_errors(value)
 
 
 # --- Rules and peers ----------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
+
+import orjson
 
 from netfence.core.endpoints import Endpoint
 from netfence.core.evaluation import impacts, pitfalls
@@ -57,7 +58,8 @@ def matrix_json(result: NamespaceMatrix, *, complete: bool, notes: Sequence[str]
 
     A namespace of 500 controllers has 250,000 cells; validating them into models and
     back (what a response model costs) took longer than evaluating them. The cells are
-    shared tuples (see `core.evaluation.namespace_matrices`), so each distinct one is named once.
+    shared tuples (see `core.evaluation.namespace_matrices`), so each distinct one is named
+    once, and orjson writes the document in one pass (the CLI's writers use it as well).
     """
     endpoints = result.endpoints
     words: dict[tuple[bool, ...], str] = {}
@@ -96,7 +98,7 @@ def matrix_json(result: NamespaceMatrix, *, complete: bool, notes: Sequence[str]
         "complete": complete,
         "notes": list(notes),
     }
-    return json.dumps(document, separators=(",", ":")).encode()
+    return orjson.dumps(document)
 
 
 def _side(side: Side, peer_word: str) -> schemas.SideView:
