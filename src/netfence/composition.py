@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import logging
 import signal
+import socket
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -27,7 +29,9 @@ from lightkube.core.exceptions import ConfigError
 
 from netfence.cli import context as cli_context
 from netfence.cli import main as cli_main
-from netfence.controller.running import ControllerSettings, run_controller
+from netfence.controller import probes
+from netfence.controller.metrics import ControllerMetrics
+from netfence.controller.running import Controller, ControllerSettings
 from netfence.core import errors, naming
 from netfence.kube import connecting
 from netfence.kube.authorizing import KubeAuthorizer, KubeIdentity
@@ -116,6 +120,103 @@ def web_app(config: KubeConfig | SingleConfig, settings: WebSettings) -> FastAPI
     return create_app(settings, connector)
 
 
+class _ProbeServer(uvicorn.Server):
+    """uvicorn for the probe listeners: the process's signals are someone else's (the
+    controller's graceful stop, or the console's own server), so it captures none."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _listen(address: tuple[str, int], *, option: str, lenient: bool) -> socket.socket | None:
+    host, port = address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as e:
+        where = f"{host or '*'}:{port}"
+        why = "address in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e))
+        if lenient:
+            logger.warning(
+                "not serving metrics and health probes: cannot listen on %s (%s); pass "
+                "%s HOST:PORT, or 0 for none",
+                where,
+                why,
+                option,
+            )
+            return None
+        raise errors.NetfenceError(
+            f"cannot listen on {where} ({why}): {option} must name a free address, or 0 for none"
+        ) from e
+
+
+def _probe_listeners(
+    controller: Controller, metrics_address: str | None, health_address: str | None
+) -> list[tuple[socket.socket, probes.ProbeApp]]:
+    """Bound sockets and what each serves: one listener for /metrics, /healthz and
+    /readyz by default, or two when the addresses differ. Bound before the controller
+    starts, so a taken address fails at once."""
+    metrics_option, health_option = "--metrics-bind-address", "--health-probe-bind-address"
+    metrics = probes.parse_address(metrics_address or probes.DEFAULT_ADDRESS, option=metrics_option)
+    health = (
+        metrics
+        if health_address is None
+        else probes.parse_address(health_address, option=health_option)
+    )
+    registry = controller.metrics.registry
+    wanted: list[tuple[tuple[str, int], str, probes.ProbeApp]] = []
+    if metrics is not None and metrics == health:
+        wanted.append((metrics, metrics_option, probes.ProbeApp(controller, registry)))
+    else:
+        if metrics is not None:
+            wanted.append(
+                (metrics, metrics_option, probes.ProbeApp(controller, registry, health=False))
+            )
+        if health is not None:
+            wanted.append((health, health_option, probes.ProbeApp(controller, None)))
+    lenient = metrics_address is None and health_address is None
+    listeners: list[tuple[socket.socket, probes.ProbeApp]] = []
+    for address, option, app in wanted:
+        sock = _listen(address, option=option, lenient=lenient)
+        if sock is not None:
+            listeners.append((sock, app))
+    return listeners
+
+
+async def run_controller(
+    client: AsyncClient,
+    settings: ControllerSettings,
+    *,
+    metrics_address: str | None = None,
+    health_address: str | None = None,
+) -> None:
+    """The controller and its /metrics, /healthz and /readyz listeners, until cancelled."""
+    controller = Controller(client, settings, metrics=ControllerMetrics())
+    listeners = _probe_listeners(controller, metrics_address, health_address)
+    servers: list[tuple[_ProbeServer, asyncio.Task[None]]] = []
+    for sock, app in listeners:
+        server = _ProbeServer(
+            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        )
+        task = asyncio.create_task(server.serve(sockets=[sock]), name="probes")
+        servers.append((server, task))
+        host, port = sock.getsockname()[:2]
+        logger.info("serving %s on %s:%d", _served(app), host, port)
+    try:
+        await controller.run()
+    finally:
+        for server, _ in servers:
+            server.should_exit = True
+        await asyncio.gather(*(task for _, task in servers), return_exceptions=True)
+        for sock, _ in listeners:
+            sock.close()
+
+
+def _served(app: probes.ProbeApp) -> str:
+    return ", ".join(app.paths())
+
+
 async def serve(
     config: KubeConfig | SingleConfig,
     settings: WebSettings,
@@ -123,6 +224,8 @@ async def serve(
     host: str,
     port: int,
     controller: bool,
+    metrics_address: str | None = None,
+    health_address: str | None = None,
 ) -> None:
     """The API, the console and (unless told not to) the controller, one process."""
     server = uvicorn.Server(
@@ -140,7 +243,10 @@ async def serve(
     if client is not None:
         task = asyncio.create_task(
             run_controller(
-                client, ControllerSettings(netfence_namespace=settings.netfence_namespace)
+                client,
+                ControllerSettings(netfence_namespace=settings.netfence_namespace),
+                metrics_address=metrics_address,
+                health_address=health_address,
             ),
             name="controller",
         )
@@ -192,7 +298,15 @@ class Runtime:
             lease_seconds=options.lease_seconds,
             renew_seconds=options.renew_seconds,
         )
-        task = asyncio.create_task(run_controller(client, settings), name="controller")
+        task = asyncio.create_task(
+            run_controller(
+                client,
+                settings,
+                metrics_address=options.metrics_address,
+                health_address=options.health_address,
+            ),
+            name="controller",
+        )
         loop = asyncio.get_running_loop()
         for stop in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(stop, task.cancel)
@@ -225,6 +339,8 @@ class Runtime:
             host=options.host,
             port=options.port,
             controller=options.controller,
+            metrics_address=options.metrics_address,
+            health_address=options.health_address,
         )
 
     def start_local_cluster(self, directory: Path) -> Path:
