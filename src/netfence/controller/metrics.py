@@ -57,7 +57,7 @@ class ControllerMetrics:
 
     def __init__(self, *, process: bool = True) -> None:
         # No `_created` series: they double the exposition and no dashboard reads them.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
         self.registry = CollectorRegistry(auto_describe=True)
         if process:
             # Resident memory, CPU seconds, open files, Python GC: the usual process view.
