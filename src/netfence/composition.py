@@ -132,9 +132,17 @@ class _ProbeServer(uvicorn.Server):
 def _listen(address: tuple[str, int], *, option: str, lenient: bool) -> socket.socket | None:
     host, port = address
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP named explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets
+    # that say they are TCP, and with Nagle on a kept-alive scrape waits 40 ms for the
+    # client's delayed ACK between the response's head and body.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        return socket.create_server((host, port), family=family)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        return sock
     except OSError as e:
+        sock.close()
         where = f"{host or '*'}:{port}"
         why = "address in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e))
         if lenient:
