@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from netfence.core import backups, errors, naming, summaries
 from netfence.core.conversion import UNPARSED
-from netfence.core.objects import Backup, Namespace, Phase, Policy
+from netfence.core.objects import Backup, JsonDict, Namespace, Phase, Policy
 from netfence.core.planning import ApplyPolicy, DeletePolicy, NamespaceState, Plan, plan_namespace
 from netfence.core.templates import Catalog
 from netfence.usecases import connectivity, permissions
@@ -250,6 +250,100 @@ class DisableResult:
     restore: RestoreReport | None = None
 
 
+def plan_disable(state: NamespaceState, catalog: Catalog, *, netfence_namespace: str) -> Plan:
+    """What the controller does once the label is gone, from the current state (pure)."""
+    current = state.namespace or Namespace(state.name)
+    labels = {k: v for k, v in current.labels.items() if k != naming.MANAGED_NAMESPACE_LABEL}
+    unlabelled = dataclasses.replace(state, namespace=Namespace(current.name, labels))
+    return plan_namespace(unlabelled, catalog, netfence_namespace=netfence_namespace)
+
+
+def restorable(
+    namespace: str, backup: Backup | None, *, existing: set[str]
+) -> tuple[list[JsonDict], dict[str, str]]:
+    """What restoring `backup` would recreate, and what it would skip with why: the same
+    rules `restore_backup` follows (never overwrite a policy that is there)."""
+    restored: list[JsonDict] = []
+    skipped: dict[str, str] = {}
+    for name, manifest in sorted((backup.entries if backup else {}).items()):
+        if UNPARSED in manifest:
+            skipped[name] = "its backup entry is not valid YAML"
+        elif name in existing:
+            skipped[name] = "a policy of that name exists"
+        else:
+            metadata = {**manifest.get("metadata", {}), "namespace": namespace, "name": name}
+            restored.append({**manifest, "metadata": metadata})
+    return restored, skipped
+
+
+@dataclass(frozen=True, slots=True)
+class DisablePreview:
+    """What disabling would delete and (with `restore`) restore, and its effect."""
+
+    namespace: str
+    state: NamespaceState
+    plan: Plan
+    restore: bool
+    restored: tuple[JsonDict, ...]
+    skipped: dict[str, str]
+    impact: connectivity.Impact | str | None = None
+
+    @property
+    def managed(self) -> bool:
+        return is_managed(self.state)
+
+    @property
+    def backup(self) -> Backup | None:
+        return self.state.backup
+
+    @property
+    def deletes(self) -> list[str]:
+        return sorted(s.name for s in self.plan.steps if isinstance(s, DeletePolicy))
+
+    @property
+    def remaining(self) -> list[str]:
+        """The policies left in the namespace afterwards (made elsewhere, or restored)."""
+        gone = set(self.deletes)
+        kept = {p.name for p in self.state.policies if p.name not in gone}
+        return sorted(kept | {m["metadata"]["name"] for m in self.restored})
+
+    @property
+    def warnings(self) -> list[str]:
+        found: list[str] = []
+        if not self.managed:
+            found.append(f"netfence does not manage {self.namespace}: disabling changes nothing.")
+        elif not self.remaining:
+            found.append(
+                f"No NetworkPolicy would be left in {self.namespace}: every pod there would "
+                "accept traffic from anywhere."
+            )
+        return found
+
+
+async def preview_disable(
+    cluster: Cluster, name: str, *, restore: bool, impact: bool = True
+) -> DisablePreview:
+    """Disabling `name` (and restoring its backup), planned from its current state;
+    changes nothing. `restore` without a backup restores nothing."""
+    state = await existing(cluster.reader, name)
+    catalog = (await cluster.reader.catalog()).catalog
+    plan = plan_disable(state, catalog, netfence_namespace=cluster.netfence_namespace)
+    deleted = {s.name for s in plan.steps if isinstance(s, DeletePolicy)}
+    restored: list[JsonDict] = []
+    skipped: dict[str, str] = {}
+    if restore:
+        left = {p.name for p in state.policies if p.name not in deleted}
+        restored, skipped = restorable(name, state.backup, existing=left)
+    effect = None
+    if impact:
+        effect = await connectivity.impact_of(
+            cluster.reader,
+            name,
+            lambda inventory: connectivity.preview_plan(inventory, plan, also_created=restored),
+        )
+    return DisablePreview(name, state, plan, restore, tuple(restored), skipped, effect)
+
+
 async def disable(
     cluster: Cluster, name: str, *, restore: bool, wait: float = 15.0
 ) -> DisableResult:
@@ -300,15 +394,10 @@ async def restore_backup(
 ) -> RestoreReport:
     """Recreate backed-up policies that are not there; never overwrite one that is."""
     report = RestoreReport()
-    for name, manifest in sorted(backup.entries.items()):
-        if UNPARSED in manifest:
-            report.skipped[name] = "its backup entry is not valid YAML"
-            continue
-        if name in existing:
-            report.skipped[name] = "a policy of that name exists"
-            continue
-        metadata = {**manifest.get("metadata", {}), "namespace": namespace, "name": name}
-        if await changes.create_policy({**manifest, "metadata": metadata}):
+    wanted, report.skipped = restorable(namespace, backup, existing=existing)
+    for manifest in wanted:
+        name = manifest["metadata"]["name"]
+        if await changes.create_policy(manifest):
             report.restored.append(name)
         else:
             report.skipped[name] = "a policy of that name exists"
