@@ -133,6 +133,7 @@ def test_the_chart_holds_exactly_the_expected_objects(manifests: list[Manifest])
             ("ClusterRole", "netfence-developer", None),
             ("Role", "netfence-developer", NETFENCE_NS),
             ("Deployment", controller, NETFENCE_NS),
+            ("Service", f"{controller}-metrics", NETFENCE_NS),
         ]
     )
     for manifest in manifests:

@@ -90,6 +90,12 @@ def create_app(settings: WebSettings, connector: Connector) -> FastAPI:
         """The OpenAPI document in Swagger UI, served from the package."""
         return FileResponse(str(_STATIC / "docs.html"))
 
+    # For the kubelet: the console holds no state of its own, so serving is being ready.
+    @app.get("/healthz", include_in_schema=False)
+    @app.get("/readyz", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(str(_STATIC / "index.html"))
