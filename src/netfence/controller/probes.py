@@ -92,10 +92,15 @@ class Status:
 
     def body(self) -> dict[str, Any]:
         caches = "synced" if not self.unsynced else f"not synced yet: {', '.join(self.unsynced)}"
-        if not self.unanswered:
-            api = "ok"
-        else:
-            api = "no answer: " + "; ".join(f"{k}: {v}" for k, v in sorted(self.unanswered.items()))
+        api = "ok"
+        if self.unanswered:
+            # Every watch fails the same way when the API server is gone: say it once.
+            sources: dict[str, list[str]] = {}
+            for source, error in sorted(self.unanswered.items()):
+                sources.setdefault(error, []).append(source)
+            api = "no answer: " + "; ".join(
+                f"{error} ({', '.join(names)})" for error, names in sources.items()
+            )
         return {
             "ready": self.ready,
             "leader": self.leader,
