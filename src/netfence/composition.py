@@ -192,6 +192,42 @@ def _probe_listeners(
     return listeners
 
 
+class ObservedController:
+    """A controller with its /metrics, /healthz and /readyz listeners already bound, so a
+    taken address fails before anything starts (the console's server included)."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        settings: ControllerSettings,
+        *,
+        metrics_address: str | None = None,
+        health_address: str | None = None,
+    ) -> None:
+        self.controller = Controller(client, settings, metrics=ControllerMetrics())
+        self._listeners = _probe_listeners(self.controller, metrics_address, health_address)
+
+    async def run(self) -> None:
+        """Serve the listeners and run the controller until cancelled."""
+        servers: list[tuple[_ProbeServer, asyncio.Task[None]]] = []
+        for sock, app in self._listeners:
+            server = _ProbeServer(
+                uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+            )
+            task = asyncio.create_task(server.serve(sockets=[sock]), name="probes")
+            servers.append((server, task))
+            host, port = sock.getsockname()[:2]
+            logger.info("serving %s on %s:%d", _served(app), host, port)
+        try:
+            await self.controller.run()
+        finally:
+            for server, _ in servers:
+                server.should_exit = True
+            await asyncio.gather(*(task for _, task in servers), return_exceptions=True)
+            for sock, _ in self._listeners:
+                sock.close()
+
+
 async def run_controller(
     client: AsyncClient,
     settings: ControllerSettings,
@@ -200,25 +236,10 @@ async def run_controller(
     health_address: str | None = None,
 ) -> None:
     """The controller and its /metrics, /healthz and /readyz listeners, until cancelled."""
-    controller = Controller(client, settings, metrics=ControllerMetrics())
-    listeners = _probe_listeners(controller, metrics_address, health_address)
-    servers: list[tuple[_ProbeServer, asyncio.Task[None]]] = []
-    for sock, app in listeners:
-        server = _ProbeServer(
-            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-        )
-        task = asyncio.create_task(server.serve(sockets=[sock]), name="probes")
-        servers.append((server, task))
-        host, port = sock.getsockname()[:2]
-        logger.info("serving %s on %s:%d", _served(app), host, port)
-    try:
-        await controller.run()
-    finally:
-        for server, _ in servers:
-            server.should_exit = True
-        await asyncio.gather(*(task for _, task in servers), return_exceptions=True)
-        for sock, _ in listeners:
-            sock.close()
+    observed = ObservedController(
+        client, settings, metrics_address=metrics_address, health_address=health_address
+    )
+    await observed.run()
 
 
 def _served(app: probes.ProbeApp) -> str:
@@ -249,15 +270,17 @@ async def serve(
     client = connecting.make_client(config) if controller else None
     task = None
     if client is not None:
-        task = asyncio.create_task(
-            run_controller(
+        try:
+            observed = ObservedController(
                 client,
                 ControllerSettings(netfence_namespace=settings.netfence_namespace),
                 metrics_address=metrics_address,
                 health_address=health_address,
-            ),
-            name="controller",
-        )
+            )
+        except BaseException:
+            await client.close()
+            raise
+        task = asyncio.create_task(observed.run(), name="controller")
         task.add_done_callback(_report_crash)
     try:
         await server.serve()
