@@ -132,18 +132,25 @@ class _ProbeServer(uvicorn.Server):
 def _listen(address: tuple[str, int], *, option: str, lenient: bool) -> socket.socket | None:
     host, port = address
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # `:PORT` means every interface: IPv6 and IPv4 both where the host can (dual-stack and
+    # IPv6-only clusters probe the pod's IPv6 address).
+    dual = not host and socket.has_dualstack_ipv6()
+    if dual:
+        family, host = socket.AF_INET6, "::"
     # IPPROTO_TCP named explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets
     # that say they are TCP, and with Nagle on a kept-alive scrape waits 40 ms for the
     # client's delayed ACK between the response's head and body.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if dual:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.bind((host, port))
         sock.listen(128)
         return sock
     except OSError as e:
         sock.close()
-        where = f"{host or '*'}:{port}"
+        where = f"{'*' if dual or not host else host}:{port}"
         why = "address in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e))
         if lenient:
             logger.warning(
@@ -217,7 +224,8 @@ class ObservedController:
             task = asyncio.create_task(server.serve(sockets=[sock]), name="probes")
             servers.append((server, task))
             host, port = sock.getsockname()[:2]
-            logger.info("serving %s on %s:%d", _served(app), host, port)
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            logger.info("serving %s on %s", _served(app), where)
         try:
             await self.controller.run()
         finally:
