@@ -70,7 +70,7 @@ MetricsAddressOption = Annotated[
     typer.Option(
         "--metrics-bind-address",
         metavar="HOST:PORT",
-        help="Serve Prometheus /metrics here (:PORT for every interface, 0 for none). "
+        help="Serve the controller's Prometheus /metrics here (:PORT: every interface; 0: none). "
         "Default 127.0.0.1:9090, skipped with a warning when taken.",
     ),
 ]
@@ -79,7 +79,7 @@ HealthAddressOption = Annotated[
     typer.Option(
         "--health-probe-bind-address",
         metavar="HOST:PORT",
-        help="Serve /healthz and /readyz here (0 for none). Default: with the metrics.",
+        help="Serve the controller's /healthz and /readyz here (0: none). Default: with /metrics.",
     ),
 ]
 
