@@ -219,7 +219,9 @@ class ObservedController:
         servers: list[tuple[_ProbeServer, asyncio.Task[None]]] = []
         for sock, app in self._listeners:
             server = _ProbeServer(
-                uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+                uvicorn.Config(
+                    app, log_config=None, log_level="warning", access_log=False, lifespan="off"
+                )
             )
             task = asyncio.create_task(server.serve(sockets=[sock]), name="probes")
             servers.append((server, task))
@@ -270,6 +272,9 @@ async def serve(
             web_app(config, settings),
             host=host,
             port=port,
+            # uvicorn's records go through the CLI's handler (text or JSON, redacted),
+            # not a handler of its own.
+            log_config=None,
             log_level="warning",
             access_log=False,
             lifespan="on",
