@@ -273,7 +273,7 @@ async def main(args: argparse.Namespace) -> None:
         try:
             if args.demo:
                 await demo.seed(client, netfence_namespace=NETFENCE_NS)
-                expected = {"shop": 7}
+                expected = {"shop": 10}
             else:
                 expected = await populate(client, args.namespaces, args.big)
             port = free_port()

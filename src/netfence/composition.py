@@ -37,8 +37,9 @@ from netfence.kube import connecting
 from netfence.kube.authorizing import KubeAuthorizer, KubeIdentity
 from netfence.kube.changes import KubeChanges
 from netfence.kube.reading import LiveReader
+from netfence.localcluster import cluster as local_cluster
 from netfence.localcluster import demo as demo_objects
-from netfence.localcluster import ensure_binary, needs_build, start
+from netfence.localcluster.enforcer import VERSION as ENFORCER_VERSION
 from netfence.usecases.ports import Cluster
 from netfence.web.app import create_app
 from netfence.web.settings import LOOPBACK_HOSTS, AuthMode, WebSettings, hosts_for
@@ -388,14 +389,37 @@ class Runtime:
         )
 
     def start_local_cluster(self, directory: Path) -> Path:
-        if needs_build():
+        local = local_cluster.up(
+            directory, progress=lambda line: cli_context.out.print(line, markup=False)
+        )
+        cli_context.out.print(f"Control plane ready at {local.control_plane.server}", markup=False)
+        if local.dataplane is not None:
             cli_context.out.print(
-                "Building the local control plane (first time only: a few minutes)..."
+                f"Dataplane ready: node {local.dataplane.node_name}, NetworkPolicy enforced "
+                f"by kube-network-policies {ENFORCER_VERSION} ({local.dataplane.enforcer_mode})",
+                markup=False,
             )
-            ensure_binary()
-        cp = start(directory)
-        cli_context.out.print(f"Control plane ready at {cp.server}")
-        return cp.kubeconfig.resolve()
+        else:
+            cli_context.out.print(
+                f"Started without the dataplane ({local.without_dataplane}): pods stay "
+                "Pending and nothing enforces NetworkPolicy.",
+                markup=False,
+                style="yellow",
+            )
+        return local.control_plane.kubeconfig.resolve()
+
+    async def prove_demo(
+        self, kubeconfig: Path, directory: Path
+    ) -> list[demo_objects.Outcome] | None:
+        if not local_cluster.dataplane_running(directory):
+            return None
+        client = connecting.client_for(kubeconfig)
+        try:
+            return await demo_objects.prove_until(
+                client, local_cluster.dataplane_directory(directory)
+            )
+        finally:
+            await client.close()
 
     async def seed_demo(self, kubeconfig: Path) -> int:
         client = connecting.client_for(kubeconfig)

@@ -516,15 +516,22 @@ async def test_drift_repair_closes_traffic_again_after_a_managed_policy_is_delet
 
 def _demo_like(suffix: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """`netfence demo`'s objects under names of this run, with 0 replicas (pods are made
-    by the test), and a `web` team whose pods the demo's legacy policies name. The
+    by the test), and a `web` team that nothing lets in anywhere special. The
     DaemonSet runs on no node and selects its template's labels plus one the pods of the
     test do not carry: the controller-manager would otherwise adopt and replace them;
     node-exporter's pod is then one no controller selects. A StatefulSet claims only pods
     named after its ordinals, so its pod is `db-a`."""
-    rename = {n: f"{n}-{suffix}" for n in ("shop", "payments", "monitoring", "web")}
+    teams = [
+        m["metadata"]["name"]
+        for m in demo.manifests(NETFENCE_NS)
+        if m["kind"] == "Namespace" and m["metadata"]["name"] != NETFENCE_NS
+    ]
+    rename = {n: f"{n}-{suffix}" for n in [*teams, "web"]}
     manifests = []
     for manifest in demo.manifests(NETFENCE_NS):
         metadata = manifest["metadata"]
+        if metadata.get("namespace") == "kube-system":
+            continue  # the test makes its own DNS pod, in the shared kube-system
         if manifest["kind"] == "Namespace":
             if metadata["name"] == NETFENCE_NS:
                 continue
@@ -567,7 +574,11 @@ async def test_the_evaluator_predicts_the_wire_on_a_demo_like_cluster(
         template = manifest["spec"]
         if manifest["kind"] == "CronJob":
             template = template["jobTemplate"]["spec"]
-        labels = {k: v for k, v in template["template"]["metadata"]["labels"].items() if k == "app"}
+        labels = {
+            k: v
+            for k, v in template["template"]["metadata"]["labels"].items()
+            if k != "netfence.io/wire"
+        }
         declared = tuple(
             (p.get("protocol", TCP), p["containerPort"], p.get("name"))
             for c in template["template"]["spec"]["containers"]

@@ -4,7 +4,7 @@ place that turns errors into exit codes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +60,27 @@ class ControllerOptions:
     health_address: str | None = None
 
 
+class DemoOutcome(Protocol):
+    """One connection of the demo application and what a fresh connection met."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def destination(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def protocol(self) -> str: ...
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def observed(self) -> str: ...
+    @property
+    def as_intended(self) -> bool: ...
+
+
 class Runtime(Protocol):
     """What commands need from outside the entry point; the composition root provides it."""
 
@@ -72,10 +93,16 @@ class Runtime(Protocol):
     async def serve(self, target: Settings, options: ServeOptions) -> None: ...
 
     def start_local_cluster(self, directory: Path) -> Path:
-        """Build (once) and start the local control plane; its admin kubeconfig."""
+        """Build (once) and start the local cluster (control plane, and the dataplane where
+        the machine can run it); its admin kubeconfig."""
         ...
 
     async def seed_demo(self, kubeconfig: Path) -> int: ...
+
+    async def prove_demo(self, kubeconfig: Path, directory: Path) -> Sequence[DemoOutcome] | None:
+        """The demo application's connections, opened for real once it runs as intended
+        (or a timeout passed); None where no dataplane runs."""
+        ...
 
     async def serve_demo(self, kubeconfig: Path, port: int) -> None: ...
 

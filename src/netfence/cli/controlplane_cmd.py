@@ -1,4 +1,5 @@
-"""`netfence controlplane up|down`: the local control plane for demos and tests."""
+"""`netfence controlplane up|down`: the local cluster (control plane and dataplane) for
+demos and tests."""
 
 from __future__ import annotations
 
@@ -9,21 +10,17 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from netfence.localcluster import (
-    BuildError,
-    ControlPlaneError,
-    ensure_binary,
-    is_running,
-    needs_build,
-    start,
-    stop,
-)
+from netfence.localcluster import BuildError, ControlPlaneError, cluster, is_running
+from netfence.localcluster.dataplane import ENFORCER_LOG, DataplaneError
+from netfence.localcluster.enforcer import VERSION as ENFORCER_VERSION
+from netfence.localcluster.node_agent import LOG_FILE as AGENT_LOG
 from netfence.localcluster.running import log_file, recorded_server
 
 app = typer.Typer(
     help=(
-        "Run a local control plane (etcd, kube-apiserver, kube-controller-manager, "
-        "kube-scheduler) for demos and tests."
+        "Run a local cluster for demos and tests: a control plane (etcd, kube-apiserver, "
+        "kube-controller-manager, kube-scheduler) and a dataplane (one node whose pods are "
+        "network namespaces, NetworkPolicy enforced by kube-network-policies)."
     )
 )
 
@@ -43,25 +40,32 @@ def _fail(message: str) -> typer.Exit:
 
 
 @app.command()
-def up(directory: DirOption = DEFAULT_DIR) -> None:
-    """Build the control plane if needed, start it (or reuse a running one) and wait until ready."""
+def up(
+    directory: DirOption = DEFAULT_DIR,
+    dataplane: Annotated[
+        bool,
+        typer.Option(
+            "--dataplane/--no-dataplane",
+            help="Also run the node agent and the enforcer, so pods run and NetworkPolicy "
+            "drops packets (needs root, network namespaces and NFQUEUE).",
+        ),
+    ] = True,
+) -> None:
+    """Build what is missing, start the local cluster (or reuse what runs) and wait until
+    it is ready."""
+    already = is_running(directory)
+    before = None if already else recorded_server(directory)
     try:
-        already = is_running(directory)
-        before = None if already else recorded_server(directory)
-        if not already and needs_build():
-            _out.print(
-                "Building the control plane (etcd, kube-apiserver, kube-controller-manager, "
-                "kube-scheduler) with Go; the first build takes several minutes and about "
-                "2.2 GiB of memory..."
-            )
-            with _out.status("go build ..."):
-                ensure_binary()
-        with _out.status(
-            "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler ..."
-        ):
-            cp = start(directory)
-    except (BuildError, ControlPlaneError, OSError) as e:
-        raise _fail(str(e)) from e
+        with _out.status("starting the local cluster ..."):
+            local = cluster.up(directory, with_dataplane=dataplane, progress=_out.print)
+    except (BuildError, ControlPlaneError, DataplaneError, OSError) as e:
+        if not isinstance(e, DataplaneError):
+            raise _fail(str(e)) from e
+        raise _fail(
+            f"{e}\nThe control plane runs without it; `netfence controlplane up "
+            "--no-dataplane` starts it so on purpose, `netfence controlplane down` stops it."
+        ) from e
+    cp = local.control_plane
     state = "already running" if already else "started"
     pids = ", ".join(f"{name} {pid}" for name, pid in cp.pids.items())
     _out.print(f"[green]Control plane {state}[/] at {escape(cp.server)} (PIDs: {escape(pids)})")
@@ -71,24 +75,49 @@ def up(directory: DirOption = DEFAULT_DIR) -> None:
             "clients that loaded the kubeconfig before (a running controller, say) must "
             "load it again."
         )
+    plane = local.dataplane
+    if plane is not None:
+        enforcing = (
+            f"kube-network-policies {ENFORCER_VERSION} ({plane.enforcer_mode})"
+            if "enforcer" in plane.pids
+            else "nothing"
+        )
+        dataplane_pids = ", ".join(f"{name} {pid}" for name, pid in plane.pids.items())
+        _out.print(
+            f"[green]Dataplane running[/]: node {escape(plane.node_name)}, pods in "
+            f"{escape(plane.pod_cidr)}, NetworkPolicy enforced by {escape(enforcing)} "
+            f"(PIDs: {escape(dataplane_pids)})"
+        )
+    elif local.without_dataplane is not None:
+        _out.print(
+            f"[yellow]Started without the dataplane[/] ({escape(local.without_dataplane)}): "
+            "pods stay Pending and nothing enforces NetworkPolicy."
+        )
+    else:
+        _out.print("No dataplane (--no-dataplane): pods stay Pending, nothing enforces policy.")
     _out.print(f"  kubeconfig (admin): {escape(str(cp.kubeconfig))}")
     _out.print(f"  tokens:             {escape(str(cp.dir / 'tokens.json'))}")
     _out.print(f"  users:              {escape(', '.join(sorted(cp.tokens)))}")
-    for number, name in enumerate(cp.pids):
+    logs = [log_file(cp.dir, name) for name in cp.pids]
+    if plane is not None:
+        logs += [plane.dir / AGENT_LOG, plane.dir / ENFORCER_LOG]
+    for number, path in enumerate(logs):
         label = "logs:" if number == 0 else ""
-        _out.print(f"  {label:<20}{escape(str(log_file(cp.dir, name)))}")
+        _out.print(f"  {label:<20}{escape(str(path))}")
     _out.print(f"\n  export KUBECONFIG={escape(str(cp.kubeconfig))}")
 
 
 @app.command()
 def down(directory: DirOption = DEFAULT_DIR) -> None:
-    """Stop every process of the control plane running from the data directory (its data is
-    kept)."""
+    """Stop every process of the local cluster running from the data directory and remove
+    the dataplane's namespaces, links and rules (the data and logs are kept)."""
     try:
-        stopped = stop(directory)
-    except (ControlPlaneError, OSError) as e:
+        stopped_control_plane, stopped_dataplane = cluster.down(directory)
+    except (ControlPlaneError, DataplaneError, OSError) as e:
         raise _fail(str(e)) from e
-    if stopped:
+    if stopped_dataplane:
+        _out.print("[green]Dataplane stopped[/] (pods' namespaces, links and rules removed)")
+    if stopped_control_plane:
         _out.print(f"[green]Control plane stopped[/] ({escape(str(directory))}; data kept)")
-    else:
-        _out.print(f"No control plane is running from {escape(str(directory))}")
+    if not (stopped_control_plane or stopped_dataplane):
+        _out.print(f"No local cluster is running from {escape(str(directory))}")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from netfence.cli.context import Runtime, out, run
+from netfence.cli.context import DemoOutcome, Runtime, out, run
 from netfence.cli.controller_cmd import configure_logging
 
 
@@ -22,16 +24,21 @@ def demo(
     ),
     port: Annotated[int, typer.Option(help="Port of the console.")] = 8080,
 ) -> None:
-    """Start the local control plane with demo workloads, the controller and the console."""
+    """Start the local cluster with a demo application, the controller and the console, and
+    prove on real connections that the application works behind its policies."""
     runtime: Runtime = ctx.find_root().obj.runtime
     kubeconfig = runtime.start_local_cluster(directory)
     configure_logging()
-    run(_demo(runtime, kubeconfig, port))
+    run(_demo(runtime, kubeconfig, directory, port))
 
 
-async def _demo(runtime: Runtime, kubeconfig: Path, port: int) -> None:
+async def _demo(runtime: Runtime, kubeconfig: Path, directory: Path, port: int) -> None:
     created = await runtime.seed_demo(kubeconfig)
-    out.print(f"Demo objects created: {created} (namespaces shop, payments, monitoring).")
+    out.print(
+        f"Demo objects created: {created} (namespaces shop, payments, monitoring, "
+        "ingress-nginx; a DNS pod in kube-system)."
+    )
+    serving = asyncio.create_task(runtime.serve_demo(kubeconfig, port), name="console")
     out.print(
         f"\n[bold]Open http://127.0.0.1:{port}[/] - the console acts as the local cluster's "
         "admin (the kubeconfig's user); no sign-in needed.\n"
@@ -39,7 +46,51 @@ async def _demo(runtime: Runtime, kubeconfig: Path, port: int) -> None:
         f"  export KUBECONFIG={kubeconfig}\n"
         "  .venv/bin/netfence status\n"
         "  .venv/bin/netfence enable payments --dry-run\n"
-        "Ctrl-C stops the console and the controller; the control plane keeps running "
+        "Ctrl-C stops the console and the controller; the cluster keeps running "
         "(stop it with: .venv/bin/netfence controlplane down).\n"
     )
-    await runtime.serve_demo(kubeconfig, port)
+    proving = asyncio.create_task(runtime.prove_demo(kubeconfig, directory), name="proof")
+    done, _ = await asyncio.wait({serving, proving}, return_when=asyncio.FIRST_COMPLETED)
+    if proving in done:
+        _print_proof(proving.result())
+    else:
+        proving.cancel()
+    await serving
+
+
+def _print_proof(outcomes: Sequence[DemoOutcome] | None) -> None:
+    if outcomes is None:
+        out.print("[yellow]No dataplane runs, so nothing was proven on the wire.[/]")
+        return
+    rows = [("", "FROM", "TO", "PORT", "EXPECTED", "OBSERVED", "WHY")]
+    rows += [
+        (
+            "ok" if o.as_intended else "WRONG",
+            o.source,
+            o.destination,
+            f"{o.port}/{o.protocol}",
+            "allowed" if o.allowed else "blocked",
+            o.observed,
+            o.purpose,
+        )
+        for o in outcomes
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    wrong = sum(not o.as_intended for o in outcomes)
+    out.print("The demo application on the wire (a fresh connection from inside each pod):")
+    for line in lines:
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+    if wrong:
+        out.print(
+            f"[bold red]{wrong} of {len(outcomes)} connections do not behave as the demo "
+            "intends.[/] See the controller's log above and `netfence check`."
+        )
+    else:
+        out.print(
+            f"[green]All {len(outcomes)} connections behave as intended:[/] the application "
+            "works, and what its policies shut stays shut."
+        )

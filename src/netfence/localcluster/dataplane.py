@@ -201,9 +201,12 @@ def start(
     directory.mkdir(parents=True, exist_ok=True)
     with _locked(directory):
         running = _running(directory)
-        if running is not None:
+        recorded = _load(directory) or {}
+        if running is not None and recorded.get("server") == control_plane.server:
             return running
-        _cleanup(directory)  # whatever a dead earlier run left
+        # Whatever a dead earlier run left, or a dataplane whose bridge leads to the port
+        # of an API server that is gone (the control plane came back on another port).
+        _cleanup(directory)
         try:
             binary = enforcer.ensure_binary() if enforce else None
         except BuildError as e:

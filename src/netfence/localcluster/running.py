@@ -12,8 +12,9 @@ so they outlive the Python process that started them until stop() is called:
   process they were started for is gone.
 
 Every process is started with spawn(), which records "PID STARTTIME" in DIR/<name>.pid;
-stop() ends every process recorded so in DIR (the apiserver last), so whatever else is
-started with spawn() after start() (the dataplane, say) is stopped with the rest.
+stop() ends every process recorded so in DIR (the apiserver last). The dataplane keeps
+its own record (DIR/dataplane/dataplane.json); netfence.localcluster.cluster starts and
+stops both.
 
 A restart listens on the port the data directory recorded (DIR/server, else the
 kubeconfig) while that port is free, so the kubeconfig keeps its URL and a client that
@@ -113,8 +114,6 @@ def start(
                 cp = _start_apiserver(binary, dir, deadline)
                 started.append(cp.pid)
             pids = _start_components(cp, components, deadline, started)
-            # The dataplane (node agent, enforcer) is to start here, once the control
-            # plane is ready: with spawn(), so that stop() ends it before the rest.
         except BaseException:  # not ready, or interrupted: leave nothing of ours behind
             _terminate_all(started, timeout=5)
             raise
@@ -194,7 +193,8 @@ def stop(dir: Path, *, timeout: float = 20) -> bool:
     running. Data, credentials and logs are kept.
     """
     dir = dir.resolve()
-    # A dataplane started from start() is to stop here first, while the API still answers.
+    # The dataplane is not stopped here: netfence.localcluster.cluster.down() stops it
+    # first, while the API server still answers its last calls.
     pids = running_pids(dir)
     if not pids:
         return False
