@@ -322,10 +322,11 @@ async def test_the_bearer_token_never_appears_in_the_logs(
 
 @pytest.fixture
 def own_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    """A control plane only this test uses: it is stopped and started in the middle."""
+    """A control plane only this test uses: it is stopped and started in the middle. The
+    API server alone: the controller needs no controller-manager or scheduler."""
     directory = tmp_path_factory.mktemp("ops-cp")
     try:
-        yield start(directory)
+        yield start(directory, components=())
     finally:
         stop(directory)
 
@@ -365,7 +366,7 @@ async def test_health_endpoints_flip_as_the_api_server_goes_away_and_comes_back(
         assert not_leading is not None
         assert not_leading["leader"] is False
 
-        start(cp.dir)
+        start(cp.dir, components=())
         up = await kube.eventually(lambda: _leading(running), timeout=90, interval=0.2)
         assert up
 
