@@ -73,7 +73,10 @@ def test_a_misspelt_value_or_one_outside_its_choices_fails_too() -> None:
     # Sound values pass, every option at once included.
     everything = {
         "logFormat": "json",
-        "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+        "metrics": {
+            "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},
+            "prometheusRule": {"enabled": True, "for": "10m"},
+        },
         "console": {
             "enabled": True,
             "allowedHosts": ["netfence.example.com"],
@@ -123,6 +126,22 @@ def test_the_controller_serves_probes_and_metrics_on_named_ports() -> None:
     assert monitor["spec"]["selector"]["matchLabels"].items() <= (
         service["metadata"]["labels"].items()
     )
+    assert not [m for m in monitored if m["kind"] == "PrometheusRule"]
+    alerting = helm.render(
+        namespace=NETFENCE_NS, values={"metrics": {"prometheusRule": {"enabled": True}}}
+    )
+    (group,) = _one(alerting, "PrometheusRule", "netfence-controller")["spec"]["groups"]
+    alerts = {rule["alert"]: rule for rule in group["rules"]}
+    assert set(alerts) == {
+        "NetfenceNoLeader",
+        "NetfenceManyLeaders",
+        "NetfenceReconcilesFailing",
+        "NetfenceBacklog",
+    }
+    # The job is the metrics Service's name, as the Prometheus Operator labels its targets.
+    job = f'job="{service["metadata"]["name"]}"'
+    assert all(job in rule["expr"] for rule in alerts.values())
+    assert "or vector(0)" in alerts["NetfenceNoLeader"]["expr"]  # no target at all fires too
     assert "metrics.serviceMonitor.enabled needs metrics.service.enabled" in _template_fails(
         "--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.service.enabled=false"
     )
