@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import hashlib
 import logging
 import signal
-import socket
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -130,76 +128,6 @@ class _ProbeServer(uvicorn.Server):
         yield
 
 
-def _listen(address: tuple[str, int], *, option: str, lenient: bool) -> socket.socket | None:
-    host, port = address
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # `:PORT` means every interface: IPv6 and IPv4 both where the host can (dual-stack and
-    # IPv6-only clusters probe the pod's IPv6 address).
-    dual = not host and socket.has_dualstack_ipv6()
-    if dual:
-        family, host = socket.AF_INET6, "::"
-    # IPPROTO_TCP named explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets
-    # that say they are TCP, and with Nagle on a kept-alive scrape waits 40 ms for the
-    # client's delayed ACK between the response's head and body.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if dual:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sock.bind((host, port))
-        sock.listen(128)
-        return sock
-    except OSError as e:
-        sock.close()
-        where = f"{'*' if dual or not host else host}:{port}"
-        why = "address in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e))
-        if lenient:
-            logger.warning(
-                "not serving metrics and health probes: cannot listen on %s (%s); pass "
-                "%s HOST:PORT, or 0 for none",
-                where,
-                why,
-                option,
-            )
-            return None
-        raise errors.NetfenceError(
-            f"cannot listen on {where} ({why}): {option} must name a free address, or 0 for none"
-        ) from e
-
-
-def _probe_listeners(
-    controller: Controller, metrics_address: str | None, health_address: str | None
-) -> list[tuple[socket.socket, probes.ProbeApp]]:
-    """Bound sockets and what each serves: one listener for /metrics, /healthz and
-    /readyz by default, or two when the addresses differ. Bound before the controller
-    starts, so a taken address fails at once."""
-    metrics_option, health_option = "--metrics-bind-address", "--health-probe-bind-address"
-    metrics = probes.parse_address(metrics_address or probes.DEFAULT_ADDRESS, option=metrics_option)
-    health = (
-        metrics
-        if health_address is None
-        else probes.parse_address(health_address, option=health_option)
-    )
-    registry = controller.metrics.registry
-    wanted: list[tuple[tuple[str, int], str, probes.ProbeApp]] = []
-    if metrics is not None and metrics == health:
-        wanted.append((metrics, metrics_option, probes.ProbeApp(controller, registry)))
-    else:
-        if metrics is not None:
-            wanted.append(
-                (metrics, metrics_option, probes.ProbeApp(controller, registry, health=False))
-            )
-        if health is not None:
-            wanted.append((health, health_option, probes.ProbeApp(controller, None)))
-    lenient = metrics_address is None and health_address is None
-    listeners: list[tuple[socket.socket, probes.ProbeApp]] = []
-    for address, option, app in wanted:
-        sock = _listen(address, option=option, lenient=lenient)
-        if sock is not None:
-            listeners.append((sock, app))
-    return listeners
-
-
 class ObservedController:
     """A controller with its /metrics, /healthz and /readyz listeners already bound, so a
     taken address fails before anything starts (the console's server included)."""
@@ -213,7 +141,9 @@ class ObservedController:
         health_address: str | None = None,
     ) -> None:
         self.controller = Controller(client, settings, metrics=ControllerMetrics())
-        self._listeners = _probe_listeners(self.controller, metrics_address, health_address)
+        self._listeners = probes.listeners(
+            self.controller, self.controller.metrics.registry, metrics_address, health_address
+        )
 
     async def run(self) -> None:
         """Serve the listeners and run the controller until cancelled."""
@@ -228,7 +158,7 @@ class ObservedController:
             servers.append((server, task))
             host, port = sock.getsockname()[:2]
             where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            logger.info("serving %s on %s", _served(app), where)
+            logger.info("serving %s on %s", ", ".join(app.paths()), where)
         try:
             await self.controller.run()
         finally:
@@ -251,10 +181,6 @@ async def run_controller(
         client, settings, metrics_address=metrics_address, health_address=health_address
     )
     await observed.run()
-
-
-def _served(app: probes.ProbeApp) -> str:
-    return ", ".join(app.paths())
 
 
 async def serve(

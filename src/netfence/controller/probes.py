@@ -9,20 +9,28 @@
   metrics and takes over the moment the leader goes.
 - `/metrics` is prometheus_client's own exposition (text or OpenMetrics, gzip).
 
-The app is plain ASGI, so the controller package needs no web framework; the composition
-root serves it with uvicorn on the addresses given by --metrics-bind-address and
---health-probe-bind-address (controller-runtime's names).
+The app is plain ASGI, so the controller package needs no web framework. `listeners`
+binds the sockets for --metrics-bind-address and --health-probe-bind-address
+(controller-runtime's names) before anything starts; the composition root serves the app
+on them with uvicorn.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
+import socket
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lightkube import ApiError
 from prometheus_client import CollectorRegistry, make_asgi_app
+
+from netfence.core import errors
+
+logger = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -111,6 +119,79 @@ class Status:
 
 class StatusSource(Protocol):
     def status(self) -> Status: ...
+
+
+def _listen(address: tuple[str, int], *, option: str, lenient: bool) -> socket.socket | None:
+    host, port = address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # `:PORT` means every interface: IPv6 and IPv4 both where the host can (dual-stack and
+    # IPv6-only clusters probe the pod's IPv6 address).
+    dual = not host and socket.has_dualstack_ipv6()
+    if dual:
+        family, host = socket.AF_INET6, "::"
+    # IPPROTO_TCP named explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets
+    # that say they are TCP, and with Nagle on a kept-alive scrape waits 40 ms for the
+    # client's delayed ACK between the response's head and body.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if dual:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((host, port))
+        sock.listen(128)
+        return sock
+    except OSError as e:
+        sock.close()
+        where = f"{'*' if dual or not host else host}:{port}"
+        why = "address in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e))
+        if lenient:
+            logger.warning(
+                "not serving metrics and health probes: cannot listen on %s (%s); pass "
+                "%s HOST:PORT, or 0 for none",
+                where,
+                why,
+                option,
+            )
+            return None
+        raise errors.NetfenceError(
+            f"cannot listen on {where} ({why}): {option} must name a free address, or 0 for none"
+        ) from e
+
+
+def listeners(
+    source: StatusSource,
+    registry: CollectorRegistry,
+    metrics_address: str | None,
+    health_address: str | None,
+) -> list[tuple[socket.socket, ProbeApp]]:
+    """Bound sockets and what each serves: one listener for /metrics, /healthz and
+    /readyz by default, or two when the addresses differ. Bound before the controller
+    starts, so a taken address fails at once."""
+    metrics_option, health_option = "--metrics-bind-address", "--health-probe-bind-address"
+    metrics = parse_address(metrics_address or DEFAULT_ADDRESS, option=metrics_option)
+    health = (
+        metrics if health_address is None else parse_address(health_address, option=health_option)
+    )
+    wanted: list[tuple[tuple[str, int], str, ProbeApp]] = []
+    if metrics is not None and metrics == health:
+        wanted.append((metrics, metrics_option, ProbeApp(source, registry)))
+    else:
+        if metrics is not None:
+            wanted.append((metrics, metrics_option, ProbeApp(source, registry, health=False)))
+        if health is not None:
+            wanted.append((health, health_option, ProbeApp(source, None)))
+    lenient = metrics_address is None and health_address is None
+    bound: list[tuple[socket.socket, ProbeApp]] = []
+    try:
+        for address, option, app in wanted:
+            sock = _listen(address, option=option, lenient=lenient)
+            if sock is not None:
+                bound.append((sock, app))
+    except BaseException:
+        for sock, _ in bound:
+            sock.close()
+        raise
+    return bound
 
 
 class ProbeApp:
