@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
-from netfence.core import naming
+import pytest
+
+from netfence.core import errors, naming
 from netfence.core.default_templates import DEFAULT_TEMPLATES
 from netfence.core.objects import Backup, JsonDict, Phase, Policy, Workload, WorkloadKind
-from netfence.core.planning import NamespaceState
 from netfence.usecases import connectivity, namespaces
 from tests.usecases.fakes import FakeCluster
 
@@ -67,9 +68,10 @@ def _newly_allowed(preview: namespaces.DisablePreview) -> set[tuple[str, str, in
 async def test_restoring_puts_the_backup_back_and_keeps_what_it_allowed() -> None:
     fake = opted_in(backup={"legacy": OWN_NAMESPACE_ONLY})
     restoring = await namespaces.preview_disable(fake.ports(), "shop", restore=True)
-    assert restoring.deletes == sorted(naming.BASELINE_POLICY_NAMES)
+    assert sorted(restoring.deletes) == sorted(naming.BASELINE_POLICY_NAMES)
+    assert restoring.restores == ("legacy",)
     assert [m["metadata"]["name"] for m in restoring.restored] == ["legacy"]
-    assert restoring.remaining == ["legacy"]
+    assert restoring.remaining == ("legacy",)
     assert restoring.warnings == []
     # legacy lets only shop reach shop, as the defaults did: nothing opens up.
     assert _newly_allowed(restoring) == set()
@@ -89,12 +91,21 @@ async def test_a_backed_up_policy_whose_name_is_taken_is_skipped_as_the_restore_
     assert preview.skipped == {"legacy": "a policy of that name exists"}
 
 
+async def test_a_restore_the_caller_may_not_make_is_refused_by_the_preview_too() -> None:
+    fake = opted_in(backup={"legacy": OWN_NAMESPACE_ONLY})
+    fake.denied.add("create networkpolicies")
+    with pytest.raises(errors.AccessDenied, match="You may not restore the backup of shop"):
+        await namespaces.preview_disable(fake.ports(), "shop", restore=True)
+    plain = await namespaces.preview_disable(fake.ports(), "shop", restore=False, impact=False)
+    assert plain.backed_up == ("legacy",)
+
+
 async def test_without_a_backup_there_is_nothing_to_restore() -> None:
     fake = opted_in(backup=None)
     preview = await namespaces.preview_disable(fake.ports(), "shop", restore=True, impact=False)
-    assert preview.backup is None
+    assert not preview.has_backup
     assert preview.restored == ()
-    assert preview.deletes == sorted(naming.BASELINE_POLICY_NAMES)
+    assert sorted(preview.deletes) == sorted(naming.BASELINE_POLICY_NAMES)
 
 
 async def test_an_unmanaged_namespace_previews_no_change() -> None:
@@ -102,7 +113,6 @@ async def test_an_unmanaged_namespace_previews_no_change() -> None:
     fake.add_namespace("shop", managed=False)
     fake.policies.clear()
     preview = await namespaces.preview_disable(fake.ports(), "shop", restore=False)
-    assert preview.deletes == []
+    assert preview.deletes == ()
     assert preview.warnings == ["netfence does not manage shop: disabling changes nothing."]
     assert _newly_allowed(preview) == set()
-    assert isinstance(preview.state, NamespaceState)

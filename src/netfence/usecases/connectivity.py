@@ -261,19 +261,15 @@ async def impact_of(
     return Impact(report, found.complete, found.notes)
 
 
-def preview_plan(
-    inventory: Inventory, plan: Plan, *, also_created: Sequence[JsonDict] = ()
-) -> ChangePreview:
-    """The policies a plan creates and deletes, and its effect on traffic; `also_created`
-    are policies someone creates besides (a restored backup, after an opt-out)."""
+def preview_plan(inventory: Inventory, plan: Plan) -> ChangePreview:
+    """The policies a plan creates and deletes, and its effect on traffic."""
     deleted = {(s.namespace, s.name) for s in plan.steps if isinstance(s, DeletePolicy)}
     applied = [s for s in plan.steps if isinstance(s, ApplyPolicy)]
     replaced = {(s.namespace, s.name) for s in applied}
     after = [p for p in inventory.policies if (p.namespace, p.name) not in deleted | replaced]
     after += [conversion.policy_from(s.manifest) for s in applied]
-    after += [conversion.policy_from(m) for m in also_created]
     return ChangePreview(
-        created=(*(s.manifest for s in applied if not s.exists), *also_created),
+        created=tuple(s.manifest for s in applied if not s.exists),
         deleted=tuple(sorted(name for _, name in deleted)),
         impact=_impact(inventory, after),
         refusals=plan.refusals,

@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import datetime
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from netfence.core import backups, errors, naming, summaries
@@ -250,98 +251,94 @@ class DisableResult:
     restore: RestoreReport | None = None
 
 
-def plan_disable(state: NamespaceState, catalog: Catalog, *, netfence_namespace: str) -> Plan:
-    """What the controller does once the label is gone, from the current state (pure)."""
-    current = state.namespace or Namespace(state.name)
-    labels = {k: v for k, v in current.labels.items() if k != naming.MANAGED_NAMESPACE_LABEL}
-    unlabelled = dataclasses.replace(state, namespace=Namespace(current.name, labels))
-    return plan_namespace(unlabelled, catalog, netfence_namespace=netfence_namespace)
-
-
-def restorable(
-    namespace: str, backup: Backup | None, *, existing: set[str]
-) -> tuple[list[JsonDict], dict[str, str]]:
-    """What restoring `backup` would recreate, and what it would skip with why: the same
-    rules `restore_backup` follows (never overwrite a policy that is there)."""
-    restored: list[JsonDict] = []
-    skipped: dict[str, str] = {}
-    for name, manifest in sorted((backup.entries if backup else {}).items()):
-        if UNPARSED in manifest:
-            skipped[name] = "its backup entry is not valid YAML"
-        elif name in existing:
-            skipped[name] = "a policy of that name exists"
-        else:
-            metadata = {**manifest.get("metadata", {}), "namespace": namespace, "name": name}
-            restored.append({**manifest, "metadata": metadata})
-    return restored, skipped
-
-
 @dataclass(frozen=True, slots=True)
 class DisablePreview:
-    """What disabling would delete and (with `restore`) restore, and its effect."""
+    """What disabling would remove and (with a restore) recreate, and its effect."""
 
     namespace: str
-    state: NamespaceState
-    plan: Plan
+    was_managed: bool
+    # netfence's policies the controller would delete.
+    deletes: tuple[str, ...]
+    # With a restore: whether a backup exists, the policies it would recreate and the
+    # ones it would leave out (and why).
     restore: bool
-    restored: tuple[JsonDict, ...]
-    skipped: dict[str, str]
+    has_backup: bool = False
+    restores: tuple[str, ...] = ()
+    skipped: Mapping[str, str] = field(default_factory=dict)
     impact: connectivity.Impact | str | None = None
-
-    @property
-    def managed(self) -> bool:
-        return is_managed(self.state)
-
-    @property
-    def backup(self) -> Backup | None:
-        return self.state.backup
-
-    @property
-    def deletes(self) -> list[str]:
-        return sorted(s.name for s in self.plan.steps if isinstance(s, DeletePolicy))
-
-    @property
-    def remaining(self) -> list[str]:
-        """The policies left in the namespace afterwards (made elsewhere, or restored)."""
-        gone = set(self.deletes)
-        kept = {p.name for p in self.state.policies if p.name not in gone}
-        return sorted(kept | {m["metadata"]["name"] for m in self.restored})
+    # For the console: the policies the backup holds (restore or not), the manifests a
+    # restore recreates, and the policies left in the namespace afterwards.
+    backed_up: tuple[str, ...] = ()
+    restored: tuple[JsonDict, ...] = ()
+    remaining: tuple[str, ...] = ()
 
     @property
     def warnings(self) -> list[str]:
-        found: list[str] = []
-        if not self.managed:
-            found.append(f"netfence does not manage {self.namespace}: disabling changes nothing.")
-        elif not self.remaining:
-            found.append(
+        if not self.was_managed:
+            return [f"netfence does not manage {self.namespace}: disabling changes nothing."]
+        if not self.remaining:
+            return [
                 f"No NetworkPolicy would be left in {self.namespace}: every pod there would "
                 "accept traffic from anywhere."
-            )
-        return found
+            ]
+        return []
 
 
 async def preview_disable(
     cluster: Cluster, name: str, *, restore: bool, impact: bool = True
 ) -> DisablePreview:
-    """Disabling `name` (and restoring its backup), planned from its current state;
-    changes nothing. `restore` without a backup restores nothing."""
+    """Disabling `name` (and restoring its backup), planned from its current state; changes
+    nothing, and refuses what `disable` would refuse (a restore the caller may not make)."""
+    if restore and not await cluster.authorizer.can(permissions.restore_in(name)):
+        raise errors.AccessDenied(
+            f"You may not restore the backup of {name}: that recreates NetworkPolicies "
+            "there, which your role does not allow; disable without restoring it, or ask "
+            "someone who may create NetworkPolicies in this namespace."
+        )
     state = await existing(cluster.reader, name)
-    catalog = (await cluster.reader.catalog()).catalog
-    plan = plan_disable(state, catalog, netfence_namespace=cluster.netfence_namespace)
-    deleted = {s.name for s in plan.steps if isinstance(s, DeletePolicy)}
-    restored: list[JsonDict] = []
+    assert state.namespace is not None
+    labels = {
+        k: v for k, v in state.namespace.labels.items() if k != naming.MANAGED_NAMESPACE_LABEL
+    }
+    unlabelled = dataclasses.replace(state, namespace=Namespace(name, labels))
+    plan = plan_namespace(
+        unlabelled, EMPTY_CATALOG.catalog, netfence_namespace=cluster.netfence_namespace
+    )
+    deletes = tuple(s.name for s in plan.steps if isinstance(s, DeletePolicy))
+    restores: list[str] = []
     skipped: dict[str, str] = {}
-    if restore:
-        left = {p.name for p in state.policies if p.name not in deleted}
-        restored, skipped = restorable(name, state.backup, existing=left)
+    creates: list[ApplyPolicy] = []
+    backup = state.backup
+    staying = {p.name for p in state.policies if not p.is_managed}
+    if restore and backup is not None:
+        for policy_name, manifest in sorted(backup.entries.items()):
+            if UNPARSED in manifest:
+                skipped[policy_name] = "its backup entry is not valid YAML"
+            elif policy_name in staying:
+                skipped[policy_name] = "a policy of that name exists"
+            else:
+                restores.append(policy_name)
+                metadata = {**manifest.get("metadata", {}), "namespace": name, "name": policy_name}
+                creates.append(ApplyPolicy({**manifest, "metadata": metadata}, exists=False))
+    whole = dataclasses.replace(plan, steps=(*plan.steps, *creates))
     effect = None
     if impact:
         effect = await connectivity.impact_of(
-            cluster.reader,
-            name,
-            lambda inventory: connectivity.preview_plan(inventory, plan, also_created=restored),
+            cluster.reader, name, lambda inventory: connectivity.preview_plan(inventory, whole)
         )
-    return DisablePreview(name, state, plan, restore, tuple(restored), skipped, effect)
+    return DisablePreview(
+        namespace=name,
+        was_managed=is_managed(state),
+        deletes=deletes,
+        restore=restore,
+        has_backup=backup is not None,
+        restores=tuple(restores),
+        skipped=skipped,
+        impact=effect,
+        backed_up=tuple(sorted(backup.entries)) if backup is not None else (),
+        restored=tuple(c.manifest for c in creates),
+        remaining=tuple(sorted(staying | set(restores))),
+    )
 
 
 async def disable(
@@ -394,10 +391,15 @@ async def restore_backup(
 ) -> RestoreReport:
     """Recreate backed-up policies that are not there; never overwrite one that is."""
     report = RestoreReport()
-    wanted, report.skipped = restorable(namespace, backup, existing=existing)
-    for manifest in wanted:
-        name = manifest["metadata"]["name"]
-        if await changes.create_policy(manifest):
+    for name, manifest in sorted(backup.entries.items()):
+        if UNPARSED in manifest:
+            report.skipped[name] = "its backup entry is not valid YAML"
+            continue
+        if name in existing:
+            report.skipped[name] = "a policy of that name exists"
+            continue
+        metadata = {**manifest.get("metadata", {}), "namespace": namespace, "name": name}
+        if await changes.create_policy({**manifest, "metadata": metadata}):
             report.restored.append(name)
         else:
             report.skipped[name] = "a policy of that name exists"

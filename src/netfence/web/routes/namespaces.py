@@ -74,17 +74,16 @@ async def disable_preview(
     connections that change. Changes nothing."""
     preview = await namespaces.preview_disable(caller.cluster, namespace, restore=restore)
     effect, note = connectivity_views.impact_field(preview.impact, namespace)
-    backup = preview.backup
     return schemas.DisablePreview(
         namespace=namespace,
-        managed=preview.managed,
-        delete=preview.deletes,
-        backup=sorted(backup.entries) if backup is not None else None,
+        managed=preview.was_managed,
+        delete=sorted(preview.deletes),
+        backup=list(preview.backed_up) if preview.has_backup else None,
         restore=[
             schemas.NamedYaml(name=m["metadata"]["name"], yaml=views.to_yaml(m))
             for m in preview.restored
         ],
-        skipped=preview.skipped,
+        skipped=dict(preview.skipped),
         warnings=preview.warnings,
         impact=effect,
         impact_note=note,

@@ -139,6 +139,7 @@ export function openDisableDialog(ns, ctx) {
   const open = new Set();
   let asked = 0;
   let offered = false;
+  let refused = false;
   const dlg = modal({
     title: `Disable netfence in ${ns}`,
     subtitle: "Nothing changes until you confirm.",
@@ -163,10 +164,10 @@ export function openDisableDialog(ns, ctx) {
       .then((preview) => {
         if (mine !== asked) return;
         const hasBackup = Array.isArray(preview.backup) && preview.backup.length > 0;
-        if (!offered && hasBackup) {
+        if (!offered && !refused && hasBackup) {
           offered = true;
           replace(choice, restoreChoice(restore, preview.backup));
-        } else if (!hasBackup) {
+        } else if (!hasBackup && !refused) {
           // Nothing to restore: the preview asked with a restore is the plain one.
           replace(choice, noBackupNote(preview.backup));
         }
@@ -176,6 +177,13 @@ export function openDisableDialog(ns, ctx) {
       })
       .catch((error) => {
         if (mine !== asked) return;
+        if (wanted && error.status === 403) {
+          // Restoring recreates policies with the caller's own rights: not theirs to offer.
+          refused = true;
+          replace(choice, h("p", { class: "muted", text: error.message }));
+          show(false);
+          return;
+        }
         replace(steps, banner("warn", error.message, { title: "Could not preview the effect" }));
         dlg.setConfirmEnabled(true);
       });
