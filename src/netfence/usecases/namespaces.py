@@ -233,24 +233,6 @@ async def failures_since(
 # --- disable -----------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class RestoreReport:
-    restored: list[str] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class DisableResult:
-    namespace: str
-    # The label was there and was removed (False: the namespace was not managed).
-    was_managed: bool
-    waited: bool
-    # netfence's policies still there after the wait; nothing was restored then.
-    remaining: tuple[str, ...] = ()
-    # With a restore: None when there was no backup, else what was restored and skipped.
-    restore: RestoreReport | None = None
-
-
 @dataclass(frozen=True, slots=True)
 class DisablePreview:
     """What disabling would remove and (with a restore) recreate, and its effect."""
@@ -339,6 +321,24 @@ async def preview_disable(
         restored=tuple(c.manifest for c in creates),
         remaining=tuple(sorted(staying | set(restores))),
     )
+
+
+@dataclass(slots=True)
+class RestoreReport:
+    restored: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DisableResult:
+    namespace: str
+    # The label was there and was removed (False: the namespace was not managed).
+    was_managed: bool
+    waited: bool
+    # netfence's policies still there after the wait; nothing was restored then.
+    remaining: tuple[str, ...] = ()
+    # With a restore: None when there was no backup, else what was restored and skipped.
+    restore: RestoreReport | None = None
 
 
 async def disable(
