@@ -53,3 +53,8 @@ clean:
 .PHONY: bench-web
 bench-web: $(STAMP)
 	$(BIN)/python benchmarks/web_bench.py
+
+# What watching the controller costs: /metrics scrape time and memory with and without.
+.PHONY: bench-operations
+bench-operations: $(STAMP)
+	$(BIN)/python benchmarks/operations_bench.py

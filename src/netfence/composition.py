@@ -16,9 +16,9 @@ import hashlib
 import logging
 import signal
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lightkube import AsyncClient, KubeConfig
 from lightkube.config.kubeconfig import SingleConfig
@@ -26,7 +26,9 @@ from lightkube.core.exceptions import ConfigError
 
 from netfence.cli import context as cli_context
 from netfence.cli import main as cli_main
-from netfence.controller.running import ControllerSettings, run_controller
+from netfence.controller import probes
+from netfence.controller.metrics import ControllerMetrics
+from netfence.controller.running import Controller, ControllerSettings
 from netfence.core import errors, naming, suggestions
 from netfence.kube import connecting
 from netfence.kube.authorizing import KubeAuthorizer, KubeIdentity
@@ -39,6 +41,7 @@ from netfence.usecases.ports import Cluster
 from netfence.web.settings import LOOPBACK_HOSTS, AuthMode, WebSettings, hosts_for
 
 if TYPE_CHECKING:
+    import uvicorn
     from fastapi import FastAPI
 
 logger = logging.getLogger(__name__)
@@ -122,6 +125,73 @@ def web_app(config: KubeConfig | SingleConfig, settings: WebSettings) -> FastAPI
     return create_app(settings, connector)
 
 
+def _probe_server(app: Any) -> uvicorn.Server:
+    """uvicorn for the probe listeners: the process's signals are someone else's (the
+    controller's graceful stop, or the console's own server), so it captures none.
+    Imported when a controller runs, like the rest of the web stack."""
+    import uvicorn
+
+    class ProbeServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return ProbeServer(
+        uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="off")
+    )
+
+
+class ObservedController:
+    """A controller with its /metrics, /healthz and /readyz listeners already bound, so a
+    taken address fails before anything starts (the console's server included)."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        settings: ControllerSettings,
+        *,
+        metrics_address: str | None = None,
+        health_address: str | None = None,
+    ) -> None:
+        self.controller = Controller(client, settings, metrics=ControllerMetrics())
+        self._listeners = probes.listeners(
+            self.controller, self.controller.metrics.registry, metrics_address, health_address
+        )
+
+    async def run(self) -> None:
+        """Serve the listeners and run the controller until cancelled."""
+        servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+        for sock, app in self._listeners:
+            server = _probe_server(app)
+            task = asyncio.create_task(server.serve(sockets=[sock]), name="probes")
+            servers.append((server, task))
+            host, port = sock.getsockname()[:2]
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            logger.info("serving %s on %s", ", ".join(app.paths()), where)
+        try:
+            await self.controller.run()
+        finally:
+            for server, _ in servers:
+                server.should_exit = True
+            await asyncio.gather(*(task for _, task in servers), return_exceptions=True)
+            for sock, _ in self._listeners:
+                sock.close()
+
+
+async def run_controller(
+    client: AsyncClient,
+    settings: ControllerSettings,
+    *,
+    metrics_address: str | None = None,
+    health_address: str | None = None,
+) -> None:
+    """The controller and its /metrics, /healthz and /readyz listeners, until cancelled."""
+    observed = ObservedController(
+        client, settings, metrics_address=metrics_address, health_address=health_address
+    )
+    await observed.run()
+
+
 async def serve(
     config: KubeConfig | SingleConfig,
     settings: WebSettings,
@@ -129,6 +199,8 @@ async def serve(
     host: str,
     port: int,
     controller: bool,
+    metrics_address: str | None = None,
+    health_address: str | None = None,
 ) -> None:
     """The API, the console and (unless told not to) the controller, one process."""
     import uvicorn  # imported when served, as in web_app
@@ -138,6 +210,9 @@ async def serve(
             web_app(config, settings),
             host=host,
             port=port,
+            # uvicorn's records go through the CLI's handler (text or JSON, redacted),
+            # not a handler of its own.
+            log_config=None,
             log_level="warning",
             access_log=False,
             lifespan="on",
@@ -146,12 +221,17 @@ async def serve(
     client = connecting.make_client(config) if controller else None
     task = None
     if client is not None:
-        task = asyncio.create_task(
-            run_controller(
-                client, ControllerSettings(netfence_namespace=settings.netfence_namespace)
-            ),
-            name="controller",
-        )
+        try:
+            observed = ObservedController(
+                client,
+                ControllerSettings(netfence_namespace=settings.netfence_namespace),
+                metrics_address=metrics_address,
+                health_address=health_address,
+            )
+        except BaseException:
+            await client.close()
+            raise
+        task = asyncio.create_task(observed.run(), name="controller")
         task.add_done_callback(_report_crash)
     try:
         await server.serve()
@@ -221,7 +301,15 @@ class Runtime:
             lease_seconds=options.lease_seconds,
             renew_seconds=options.renew_seconds,
         )
-        task = asyncio.create_task(run_controller(client, settings), name="controller")
+        task = asyncio.create_task(
+            run_controller(
+                client,
+                settings,
+                metrics_address=options.metrics_address,
+                health_address=options.health_address,
+            ),
+            name="controller",
+        )
         loop = asyncio.get_running_loop()
         for stop in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(stop, task.cancel)
@@ -254,6 +342,8 @@ class Runtime:
             host=options.host,
             port=options.port,
             controller=options.controller,
+            metrics_address=options.metrics_address,
+            health_address=options.health_address,
         )
 
     def start_local_cluster(self, directory: Path) -> Path:

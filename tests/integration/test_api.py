@@ -524,6 +524,30 @@ async def test_disable_without_restore_leaves_the_backup_alone(
     assert third["skipped"] == {"legacy": "a policy of that name exists"}
 
 
+async def test_disable_preview_shows_what_disabling_and_restoring_do_and_changes_nothing(
+    api: Api, admin: AsyncClient, managed_team: str
+) -> None:
+    await kube.eventually(lambda: _managed_detail(api, managed_team))
+    base = f"/api/v1/namespaces/{managed_team}/disable-preview"
+    restoring = ok(await api.get(f"{base}?restore=true"))
+    assert restoring["managed"] is True
+    assert set(restoring["delete"]) == DEFAULTS
+    assert restoring["backup"] == ["legacy"]
+    assert [r["name"] for r in restoring["restore"]] == ["legacy"]
+    assert "cidr: 10.0.0.0/8" in restoring["restore"][0]["yaml"]
+    assert f"namespace: {managed_team}" in restoring["restore"][0]["yaml"]
+    assert restoring["skipped"] == {}
+    plain = ok(await api.get(base))
+    assert plain["restore"] == []
+    assert plain["backup"] == ["legacy"]
+    assert any("accept traffic from anywhere" in w for w in plain["warnings"])
+    assert (plain["impact"] is None) == (plain["impact_note"] is not None)
+    # Nothing changed.
+    assert (await ns_labels(admin, managed_team))[naming.MANAGED_NAMESPACE_LABEL] == "true"
+    assert await kube.policy_names(admin, managed_team) == DEFAULTS
+    problem(await api.get(f"{base}?restore=maybe"), 422, field="query.restore")
+
+
 async def test_disable_bodies_are_checked(api: Api, team: str) -> None:
     path = f"/api/v1/namespaces/{team}/disable"
     problem(await api.post(path, {"restore": "maybe"}), 422, field="restore")
@@ -554,6 +578,7 @@ async def test_an_unknown_namespace_is_a_404_with_a_message_everywhere(api: Api)
     for response in (
         await api.get(base),
         await api.get(f"{base}/enable-preview"),
+        await api.get(f"{base}/disable-preview"),
         await api.get(f"{base}/events"),
         await api.get(f"{base}/controllers/deployment/web"),
         await api.get(f"{base}/policies/deploy-web-http/update-preview"),
@@ -966,6 +991,7 @@ EXPECTED_OPERATIONS = {
     ("GET", "/api/v1/namespaces/{namespace}"),
     ("GET", "/api/v1/namespaces/{namespace}/enable-preview"),
     ("POST", "/api/v1/namespaces/{namespace}/enable"),
+    ("GET", "/api/v1/namespaces/{namespace}/disable-preview"),
     ("POST", "/api/v1/namespaces/{namespace}/disable"),
     ("GET", "/api/v1/namespaces/{namespace}/policies/{name}/update-preview"),
     ("POST", "/api/v1/namespaces/{namespace}/policies/{name}/update"),

@@ -133,6 +133,7 @@ def test_the_chart_holds_exactly_the_expected_objects(manifests: list[Manifest])
             ("ClusterRole", "netfence-developer", None),
             ("Role", "netfence-developer", NETFENCE_NS),
             ("Deployment", controller, NETFENCE_NS),
+            ("Service", f"{controller}-metrics", NETFENCE_NS),
         ]
     )
     for manifest in manifests:
@@ -141,7 +142,7 @@ def test_the_chart_holds_exactly_the_expected_objects(manifests: list[Manifest])
         assert labels["app.kubernetes.io/instance"] == RELEASE
         assert labels["app.kubernetes.io/version"] == "0.1.0"
         assert labels["app.kubernetes.io/managed-by"] == "Helm"
-        assert labels["helm.sh/chart"] == "netfence-0.1.0"
+        assert labels["helm.sh/chart"] == "netfence-0.2.0"
 
     assert _one(manifests, "ClusterRole", controller)["rules"] == CONTROLLER_CLUSTER_RULES
     assert _one(manifests, "Role", controller)["rules"] == CONTROLLER_NAMESPACE_RULES

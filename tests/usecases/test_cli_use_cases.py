@@ -162,7 +162,7 @@ async def test_the_disable_preview_lists_what_goes_and_what_comes_back_and_write
 async def test_the_disable_preview_refuses_a_restore_the_caller_may_not_make() -> None:
     fake = shop()
     fake.denied.add("create networkpolicies")
-    with pytest.raises(errors.AccessDenied, match="disable without --restore"):
+    with pytest.raises(errors.AccessDenied, match="disable without restoring it"):
         await namespaces.preview_disable(fake.ports(), "shop", restore=True)
 
 

@@ -43,6 +43,9 @@ class ServeOptions:
     # Host names the console answers besides loopback and `host` (local mode), or instead
     # of any name (token mode).
     allowed_hosts: tuple[str, ...] = ()
+    # The controller's /metrics and /healthz, /readyz (see ControllerOptions).
+    metrics_address: str | None = None
+    health_address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,10 @@ class ControllerOptions:
     # How long a Lease is held without renewal, and how often the leader renews it.
     lease_seconds: int
     renew_seconds: float
+    # HOST:PORT for /metrics (None: 127.0.0.1:9090, skipped with a warning when taken;
+    # "0": none) and for /healthz and /readyz (None: the same listener as the metrics).
+    metrics_address: str | None = None
+    health_address: str | None = None
 
 
 class DemoOutcome(Protocol):

@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 
 from netfence.cli.context import ServeOptions, out, run, settings
-from netfence.cli.controller_cmd import configure_logging
+from netfence.cli.controller_cmd import (
+    HealthAddressOption,
+    LogFormat,
+    LogFormatOption,
+    MetricsAddressOption,
+    configure_logging,
+)
 
 
 class Auth(enum.StrEnum):
@@ -48,9 +54,13 @@ def serve(
             "answers any name unless this restricts it (*.example.com allowed there).",
         ),
     ] = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    log_format: LogFormatOption = LogFormat.TEXT,
+    metrics_bind_address: MetricsAddressOption = None,
+    health_probe_bind_address: HealthAddressOption = None,
 ) -> None:
     """Serve the console and the API; every Kubernetes call uses the caller's credentials."""
-    configure_logging()
+    configure_logging(log_level, log_format)
     s = settings(ctx)
     who = (
         "your kubeconfig's credentials"
@@ -62,6 +72,13 @@ def serve(
         f"controller {'on' if controller else 'off'}). Ctrl-C stops it."
     )
     options = ServeOptions(
-        host, port, auth.value, controller, secure_cookies, tuple(allowed_host or ())
+        host,
+        port,
+        auth.value,
+        controller,
+        secure_cookies,
+        tuple(allowed_host or ()),
+        metrics_bind_address,
+        health_probe_bind_address,
     )
     run(s.runtime.serve(s, options))

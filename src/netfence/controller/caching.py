@@ -33,6 +33,8 @@ class ClusterCache:
         netfence_namespace: str,
         on_namespace: Callable[[str], None],
         on_catalog: Callable[[], None],
+        on_error: Callable[[str, BaseException], None] | None = None,
+        on_listed: Callable[[str], None] | None = None,
     ) -> None:
         self.netfence_namespace = netfence_namespace
         self._on_namespace = on_namespace
@@ -50,15 +52,26 @@ class ClusterCache:
             convert=converting.namespace_from,
             on_change=touched,
             cluster_scoped=True,
+            on_error=on_error,
+            on_listed=on_listed,
         )
         self.policies: Informer[Policy] = Informer(
             client,
             NetworkPolicy,
             convert=converting.policy_from,
             on_change=touched,
+            on_error=on_error,
+            on_listed=on_listed,
         )
         self.workloads: list[Informer[Workload]] = [
-            Informer(client, resource, convert=converting.workload_from, on_change=touched)
+            Informer(
+                client,
+                resource,
+                convert=converting.workload_from,
+                on_change=touched,
+                on_error=on_error,
+                on_listed=on_listed,
+            )
             for resource in converting.WORKLOAD_RESOURCES.values()
         ]
         self.configmaps: Informer[Any] = Informer(
@@ -68,6 +81,8 @@ class ClusterCache:
             on_change=self._configmap_changed,
             namespace=netfence_namespace,
             labels={naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE},
+            on_error=on_error,
+            on_listed=on_listed,
         )
         # Every ConfigMap of every backup, by namespace and name, and what they assemble
         # into: a backup is there only once all its parts are (`core.backups`).
@@ -77,6 +92,31 @@ class ClusterCache:
     @property
     def informers(self) -> list[Informer[Any]]:
         return [self.namespaces, self.policies, *self.workloads, self.configmaps]
+
+    def unsynced(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.informers if not i.synced.is_set())
+
+    def managed(self) -> tuple[int, dict[str, int]]:
+        """Namespaces opted in, and the policies netfence made by role."""
+        namespaces = sum(
+            1
+            for items in self.namespaces.by_namespace.values()
+            for ns in items.values()
+            if ns.wants_management
+        )
+        roles: dict[str, int] = {}
+        for items in self.policies.by_namespace.values():
+            for policy in items.values():
+                if policy.is_managed:
+                    role = policy.role or "other"
+                    roles[role] = roles.get(role, 0) + 1
+        return namespaces, roles
+
+    def cached(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for informer in self.informers:
+            counts[informer.name] = counts.get(informer.name, 0) + informer.count()
+        return counts
 
     async def wait_synced(self) -> None:
         await asyncio.gather(*(informer.synced.wait() for informer in self.informers))

@@ -35,8 +35,13 @@ class Informer(Generic[T]):
         namespace: str | None = ALL_NS,
         labels: dict[str, Any] | None = None,
         cluster_scoped: bool = False,
+        on_error: Callable[[str, BaseException], None] | None = None,
+        on_listed: Callable[[str], None] | None = None,
     ) -> None:
         self._client = client
+        # (resource, error) after a list or watch failed; (resource) after a list worked.
+        self._on_error = on_error
+        self._on_listed = on_listed
         self._resource = resource
         self._convert = convert
         self._on_change = on_change
@@ -79,6 +84,8 @@ class Informer(Generic[T]):
             try:
                 version = await self._relist()
                 failures = 0
+                if self._on_listed is not None:
+                    self._on_listed(self.name)
                 await self._watch(version)
             except asyncio.CancelledError:
                 raise
@@ -86,7 +93,15 @@ class Informer(Generic[T]):
                 gone = isinstance(e, ApiError) and e.status.code == 410
                 failures = 0 if gone else failures + 1
                 delay = 0.0 if gone else min(30.0, 0.5 * 2**failures) * random.uniform(0.5, 1)  # noqa: S311
-                logger.warning("watch of %s failed (%s); relisting in %.1fs", self.name, e, delay)
+                if self._on_error is not None:
+                    self._on_error(self.name, e)
+                logger.warning(
+                    "watch of %s failed (%s); relisting in %.1fs",
+                    self.name,
+                    e,
+                    delay,
+                    extra={"object": self.name.lower()},
+                )
                 await asyncio.sleep(delay)
 
     async def _relist(self) -> str:

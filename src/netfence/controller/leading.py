@@ -14,6 +14,7 @@ import asyncio
 import datetime
 import logging
 import time
+from collections.abc import Callable
 
 from lightkube import ApiError, AsyncClient
 from lightkube.models.coordination_v1 import LeaseSpec
@@ -38,8 +39,14 @@ class LeaderElector:
         lease_seconds: int = 15,
         renew_seconds: float = 5.0,
         retry_seconds: float = 1.0,
+        on_error: Callable[[str, BaseException], None] | None = None,
+        on_answer: Callable[[str], None] | None = None,
     ) -> None:
         self._client = client
+        # Told of every attempt's outcome: the Lease is the one request a follower keeps
+        # sending, so it says whether the API server answers.
+        self._on_error = on_error
+        self._on_answer = on_answer
         self._namespace = namespace
         self._name = name
         self.identity = identity
@@ -49,6 +56,10 @@ class LeaderElector:
         self.leading = asyncio.Event()
         # time.monotonic() when the last successful renewal was sent.
         self._renewed_at: float | None = None
+
+    @property
+    def _object(self) -> str:
+        return f"lease/{self._name}"
 
     def is_leader(self) -> bool:
         """True only while the last renewal is fresh enough, by this process's own clock,
@@ -63,13 +74,26 @@ class LeaderElector:
                 try:
                     held = await self._try_acquire_or_renew()
                 except Exception as e:  # noqa: BLE001 - leadership lapses on its own
-                    logger.warning("leader election: %s", e)
+                    logger.warning("leader election: %s", e, extra={"object": self._object})
+                    if self._on_error is not None:
+                        self._on_error("Lease", e)
                     held = False
+                else:
+                    if self._on_answer is not None:
+                        self._on_answer("Lease")
                 if held and not self.leading.is_set():
-                    logger.info("became leader (%s)", self.identity)
+                    logger.info(
+                        "became leader (%s)",
+                        self.identity,
+                        extra={"namespace": self._namespace, "object": self._object},
+                    )
                     self.leading.set()
                 elif not held and self.leading.is_set():
-                    logger.warning("lost leadership (%s)", self.identity)
+                    logger.warning(
+                        "lost leadership (%s)",
+                        self.identity,
+                        extra={"namespace": self._namespace, "object": self._object},
+                    )
                     self.leading.clear()
                 await asyncio.sleep(self._renew_seconds if held else self._retry_seconds)
         finally:

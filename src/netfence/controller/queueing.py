@@ -60,6 +60,10 @@ class WorkQueue:
             self._dirty.discard(key)
             self.add(key)
 
+    def depth(self) -> int:
+        """Keys waiting for a worker (as client-go's workqueue_depth counts them)."""
+        return len(self._pending) + len(self._dirty - self._pending)
+
     def idle(self) -> bool:
         return not self._pending and not self._active and not self._dirty
 

@@ -14,12 +14,15 @@ import contextlib
 import logging
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 
 from lightkube import AsyncClient
 
 from netfence.controller.caching import CachedReader, ClusterCache
 from netfence.controller.leading import LeaderElector
+from netfence.controller.metrics import ControllerMetrics, Gauges
+from netfence.controller.probes import ApiContact, Status
 from netfence.controller.queueing import WorkQueue
 from netfence.core import naming
 from netfence.kube import template_store
@@ -50,15 +53,22 @@ class Controller:
         settings: ControllerSettings,
         *,
         writer: KubeWriter | None = None,
+        metrics: ControllerMetrics | None = None,
     ) -> None:
         self._client = client
         self.settings = settings
         self.queue = WorkQueue()
+        # Counters of this controller only (not the process-wide default registry), so
+        # controllers made one after another in one process (tests) never collide.
+        self.metrics = metrics or ControllerMetrics(process=False)
+        self.contact = ApiContact()
         self.cache = ClusterCache(
             client,
             netfence_namespace=settings.netfence_namespace,
             on_namespace=self.queue.add,
             on_catalog=self._catalog_changed,
+            on_error=self._watch_failed,
+            on_listed=self.contact.answered,
         )
         self.writer = writer or KubeWriter(client, netfence_namespace=settings.netfence_namespace)
         self.elector = LeaderElector(
@@ -68,6 +78,8 @@ class Controller:
             identity=settings.identity,
             lease_seconds=settings.lease_seconds,
             renew_seconds=settings.renew_seconds,
+            on_error=self.contact.failed,
+            on_answer=self.contact.answered,
         )
         self.reconciler = Reconciler(
             CachedReader(self.cache),
@@ -75,9 +87,32 @@ class Controller:
             self.writer,
             netfence_namespace=settings.netfence_namespace,
             leading=self.elector.is_leader,
+            recorder=self.metrics,
+        )
+        self.metrics.observe(
+            Gauges(
+                queue_depth=self.queue.depth,
+                leading=self.elector.is_leader,
+                synced=lambda: not self.cache.unsynced(),
+                managed=self.cache.managed,
+                cached=self.cache.cached,
+            )
         )
         self._report_catalog_soon = False
         self.ready = asyncio.Event()
+
+    def status(self) -> Status:
+        """What /readyz reports: caches synced, the API server answering, leadership."""
+        return Status(
+            identity=self.settings.identity,
+            leader=self.elector.is_leader(),
+            unsynced=self.cache.unsynced(),
+            unanswered=self.contact.failing(),
+        )
+
+    def _watch_failed(self, resource: str, error: BaseException) -> None:
+        self.metrics.watch_restarted(resource)
+        self.contact.failed(resource, error)
 
     def _catalog_changed(self) -> None:
         for name in self.cache.namespace_names():
@@ -147,17 +182,24 @@ class Controller:
         while True:
             name = await self.queue.get()
             ok = True
+            started = time.perf_counter()
+            result = "success"
             try:
                 if not self.elector.is_leader() or not self.ready.is_set():
                     # Not leading (or not started leading yet): drop the key; a leader
                     # enqueues every namespace once it is ready.
                     continue
                 ok = await self.reconcile(name)
+                result = "success" if ok else "retry"
             except Exception:
-                logger.exception("reconcile of namespace %s failed", name)
+                logger.exception(
+                    "reconcile of namespace %s failed", name, extra={"namespace": name}
+                )
                 ok = False
+                result = "error"
             finally:
                 self.queue.done(name, ok=ok)
+            self.metrics.reconciled(result, time.perf_counter() - started)
 
     async def reconcile(self, name: str) -> bool:
         return await self.reconciler.reconcile(name)

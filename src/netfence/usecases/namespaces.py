@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from netfence.core import backups, errors, naming, selectors, summaries
 from netfence.core.conversion import UNPARSED
-from netfence.core.objects import Backup, Namespace, Phase, Policy
+from netfence.core.objects import Backup, JsonDict, Namespace, Phase, Policy
 from netfence.core.planning import ApplyPolicy, DeletePolicy, NamespaceState, Plan, plan_namespace
 from netfence.core.templates import Catalog
 from netfence.usecases import connectivity, permissions
@@ -266,6 +266,22 @@ class DisablePreview:
     restores: tuple[str, ...] = ()
     skipped: Mapping[str, str] = field(default_factory=dict)
     impact: connectivity.Impact | str | None = None
+    # For the console: the policies the backup holds (restore or not), the manifests a
+    # restore recreates, and the policies left in the namespace afterwards.
+    backed_up: tuple[str, ...] = ()
+    restored: tuple[JsonDict, ...] = ()
+    remaining: tuple[str, ...] = ()
+
+    @property
+    def warnings(self) -> list[str]:
+        if not self.was_managed:
+            return [f"netfence does not manage {self.namespace}: disabling changes nothing."]
+        if not self.remaining:
+            return [
+                f"No NetworkPolicy would be left in {self.namespace}: every pod there would "
+                "accept traffic from anywhere."
+            ]
+        return []
 
 
 async def preview_disable(
@@ -276,7 +292,7 @@ async def preview_disable(
     if restore and not await cluster.authorizer.can(permissions.restore_in(name)):
         raise errors.AccessDenied(
             f"You may not restore the backup of {name}: that recreates NetworkPolicies "
-            "there, which your role does not allow; disable without --restore, or ask "
+            "there, which your role does not allow; disable without restoring it, or ask "
             "someone who may create NetworkPolicies in this namespace."
         )
     state = await existing(cluster.reader, name)
@@ -293,8 +309,8 @@ async def preview_disable(
     skipped: dict[str, str] = {}
     creates: list[ApplyPolicy] = []
     backup = state.backup
+    staying = {p.name for p in state.policies if not p.is_managed}
     if restore and backup is not None:
-        staying = {p.name for p in state.policies if not p.is_managed}
         for policy_name, manifest in sorted(backup.entries.items()):
             if UNPARSED in manifest:
                 skipped[policy_name] = "its backup entry is not valid YAML"
@@ -319,6 +335,9 @@ async def preview_disable(
         restores=tuple(restores),
         skipped=skipped,
         impact=effect,
+        backed_up=tuple(sorted(backup.entries)) if backup is not None else (),
+        restored=tuple(c.manifest for c in creates),
+        remaining=tuple(sorted(staying | set(restores))),
     )
 
 

@@ -204,3 +204,17 @@ class NoticeBoard(Protocol):
     """Publishes notices, as Kubernetes Events in production."""
 
     async def publish(self, notice: Notice) -> None: ...
+
+
+class ReconcileRecorder(Protocol):
+    """What the reconcile use case reports for the controller's metrics. The controller
+    implements it (Prometheus counters); the use cases never know how it is exported."""
+
+    def wrote(self, verb: str, resource: str, result: str) -> None:
+        """One write: `verb` create, update, delete or apply; `resource` networkpolicies or
+        configmaps; `result` success, conflict, refused (the API server said no) or error."""
+        ...
+
+    def refused(self, reason: str) -> None:
+        """A refusal newly reported (the reason of its Event: RefusedNamespace, ...)."""
+        ...

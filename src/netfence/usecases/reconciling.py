@@ -26,7 +26,7 @@ from netfence.core.planning import (
     Step,
     WriteBackup,
 )
-from netfence.usecases.ports import ClusterReader, NoticeBoard, PolicyWriter
+from netfence.usecases.ports import ClusterReader, NoticeBoard, PolicyWriter, ReconcileRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ async def execute(
     writer: PolicyWriter,
     board: NoticeBoard | None = None,
     leading: Callable[[], bool] | None = None,
+    recorder: ReconcileRecorder | None = None,
 ) -> Outcome:
     """Carry out a plan's steps in order; the order is what keeps every change safe.
 
@@ -89,14 +90,19 @@ async def execute(
             outcome.skipped.extend(plan.steps[index:])
             break
         except Exception as e:  # noqa: BLE001 - reported per step; the caller retries
+            _record(recorder, step, e)
             outcome.failures.append((step, e))
             logger.warning(
-                "step failed: %s: %s", step.describe(), e, extra={"namespace": plan.namespace}
+                "step failed: %s: %s",
+                step.describe(),
+                e,
+                extra={"namespace": plan.namespace, "object": _object_name(step)},
             )
             if isinstance(step, WriteBackup):
                 outcome.skipped.extend(plan.steps[index + 1 :])
                 break
             continue
+        _record(recorder, step, None)
         outcome.done.append(step)
         if board is not None and step.notice is not None:
             await publish(board, step.notice)
@@ -117,6 +123,39 @@ async def _run(step: Step, writer: PolicyWriter) -> None:
             await writer.update(
                 step.manifest, resource_version=step.resource_version, takeover=step.takeover
             )
+
+
+def _verb(step: Step) -> tuple[str, str]:
+    match step:
+        case WriteBackup():
+            return "apply", "configmaps"
+        case DeletePolicy():
+            return "delete", "networkpolicies"
+        case ApplyPolicy(exists=False):
+            return "create", "networkpolicies"
+        case _:
+            return "update", "networkpolicies"
+
+
+def _record(recorder: ReconcileRecorder | None, step: Step, error: Exception | None) -> None:
+    if recorder is None:
+        return
+    verb, resource = _verb(step)
+    if error is None:
+        result = "success"
+    elif isinstance(error, errors.Conflict):
+        result = "conflict"
+    elif isinstance(error, errors.AccessDenied | errors.Rejected):
+        result = "refused"
+    else:
+        result = "error"
+    recorder.wrote(verb, resource, result)
+
+
+def _object_name(step: Step) -> str:
+    if isinstance(step, WriteBackup):
+        return f"configmap/{naming.backup_configmap_name(step.namespace)}"
+    return f"networkpolicy/{step.name}"
 
 
 async def publish(board: NoticeBoard, notice: Notice) -> None:
@@ -226,8 +265,10 @@ class Reconciler:
         netfence_namespace: str,
         leading: Callable[[], bool] | None = None,
         rewrites: RewriteGuard | None = None,
+        recorder: ReconcileRecorder | None = None,
     ) -> None:
         self._reader = reader
+        self._recorder = recorder
         self._writer = writer
         self._board = board
         self._netfence_namespace = netfence_namespace
@@ -254,14 +295,27 @@ class Reconciler:
             self._remembered[name] = dict(plan.snapshots)
         plan, held = self._rewrites.hold_back(plan)
         if not plan.is_empty:
-            logger.info("namespace %s: %s", name, "; ".join(s.describe() for s in plan.steps))
-        outcome = await execute(plan, writer=self._writer, board=self._board, leading=self._leading)
+            logger.info(
+                "namespace %s: %s",
+                name,
+                "; ".join(s.describe() for s in plan.steps),
+                extra={"namespace": name},
+            )
+        outcome = await execute(
+            plan,
+            writer=self._writer,
+            board=self._board,
+            leading=self._leading,
+            recorder=self._recorder,
+        )
         self._rewrites.record(outcome.done)
         if outcome.fenced:
             return False
         problems = set(plan.refusals) | held
         problems.update(failure_notice(name, step, error) for step, error in outcome.failures)
         for notice in problems - self._reported.get(name, set()):
+            if self._recorder is not None and notice in plan.refusals:
+                self._recorder.refused(notice.reason)
             await publish(self._board, notice)
         if gone:
             self._reported.pop(name, None)

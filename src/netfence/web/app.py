@@ -32,6 +32,10 @@ from netfence.web.sessions import SessionStore
 from netfence.web.settings import WebSettings
 
 _STATIC = resources.files("netfence.web") / "static"
+# Swagger UI (its bundle and stylesheet), shipped in the fastapi-offline wheel: the API
+# docs work offline and under the same Content-Security-Policy as the console (no CDN,
+# no inline script; our own page starts it from static/docs.js).
+_SWAGGER_UI = resources.files("fastapi_offline") / "static"
 
 # The console loads nothing from elsewhere: scripts, styles and images are served here.
 _SECURITY_HEADERS = {
@@ -56,7 +60,7 @@ def create_app(settings: WebSettings, connector: Connector) -> FastAPI:
         version=__version__,
         description="Manage Kubernetes NetworkPolicies: namespaces, templates, attachments.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -79,6 +83,18 @@ def create_app(settings: WebSettings, connector: Connector) -> FastAPI:
         return response
 
     app.mount("/static", StaticFiles(directory=str(_STATIC)), name="static")
+    app.mount("/api/docs-ui", StaticFiles(directory=str(_SWAGGER_UI)), name="docs-ui")
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def docs() -> FileResponse:
+        """The OpenAPI document in Swagger UI, served from the package."""
+        return FileResponse(str(_STATIC / "docs.html"))
+
+    # For the kubelet: the console holds no state of its own, so serving is being ready.
+    @app.get("/healthz", include_in_schema=False)
+    @app.get("/readyz", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

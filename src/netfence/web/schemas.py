@@ -94,6 +94,21 @@ class Disable(Body):
     restore: bool = False
 
 
+class DisablePreview(BaseModel):
+    namespace: str
+    managed: bool
+    # netfence's policies the controller deletes once the label is gone.
+    delete: list[str]
+    # The policies in the backup; None when there is no backup (nothing to restore).
+    backup: list[str] | None
+    # Asked with restore=true: the policies restoring recreates, and those it would skip.
+    restore: list[NamedYaml]
+    skipped: dict[str, str]
+    warnings: list[str]
+    impact: Impact | None = None
+    impact_note: str | None = None
+
+
 class DisableResult(BaseModel):
     message: str
     restored: list[str]

@@ -72,3 +72,21 @@ The container image, tag defaulting to the chart's appVersion.
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 {{- end }}
+
+{{/*
+The console's service account.
+*/}}
+{{- define "netfence.consoleServiceAccountName" -}}
+{{- if .Values.console.serviceAccount.create }}
+{{- default (printf "%s-console" (include "netfence.fullname" .)) .Values.console.serviceAccount.name }}
+{{- else }}
+{{- required "console.serviceAccount.name is required when console.serviceAccount.create is false" .Values.console.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Secure session cookies: asked for, or implied by TLS at the Ingress.
+*/}}
+{{- define "netfence.consoleSecureCookies" -}}
+{{- if or .Values.console.secureCookies (and .Values.console.ingress.enabled .Values.console.ingress.tls) }}true{{- end }}
+{{- end }}

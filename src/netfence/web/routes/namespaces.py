@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from netfence.core import errors
 from netfence.usecases import attachments, namespaces, permissions
@@ -61,6 +61,32 @@ async def enable(namespace: NamespaceName, caller: ChangingCallerDep) -> schemas
     return schemas.Message(
         message=f"Namespace {namespace} is being enabled: its policies are backed up, then "
         "replaced by deny-all-ingress and allow-namespace-communication."
+    )
+
+
+@router.get("/{namespace}/disable-preview", response_model=schemas.DisablePreview)
+async def disable_preview(
+    namespace: NamespaceName,
+    caller: CallerDep,
+    restore: Annotated[bool, Query(description="Also restore the backup")] = False,
+) -> schemas.DisablePreview:
+    """What disabling would delete and (with `restore`) put back from the backup, and the
+    connections that change. Changes nothing."""
+    preview = await namespaces.preview_disable(caller.cluster, namespace, restore=restore)
+    effect, note = connectivity_views.impact_field(preview.impact, namespace)
+    return schemas.DisablePreview(
+        namespace=namespace,
+        managed=preview.was_managed,
+        delete=sorted(preview.deletes),
+        backup=list(preview.backed_up) if preview.has_backup else None,
+        restore=[
+            schemas.NamedYaml(name=m["metadata"]["name"], yaml=views.to_yaml(m))
+            for m in preview.restored
+        ],
+        skipped=dict(preview.skipped),
+        warnings=preview.warnings,
+        impact=effect,
+        impact_note=note,
     )
 
 

@@ -76,6 +76,7 @@ export const api = {
   events: (ns) => request("GET", `/namespaces/${enc(ns)}/events`),
   enablePreview: (ns) => request("GET", `/namespaces/${enc(ns)}/enable-preview`),
   enable: (ns) => request("POST", `/namespaces/${enc(ns)}/enable`),
+  disablePreview: (ns, restore) => request("GET", `/namespaces/${enc(ns)}/disable-preview?restore=${restore ? "true" : "false"}`),
   disable: (ns, restore) => request("POST", `/namespaces/${enc(ns)}/disable`, { restore }),
 
   controller: (ns, kind, name) =>

@@ -88,45 +88,108 @@ export function openEnableDialog(ns, ctx) {
     .catch((error) => replace(body, banner("danger", error.message, { title: "Cannot enable this namespace" })));
 }
 
-function restoreCheckbox(restore, backup, hasBackup) {
-  const backupText = Array.isArray(backup) && backup.length ? `: ${backup.join(", ")}` : "";
+function restoreChoice(restore, backup) {
   return h(
     "label",
     { class: "check", for: "restore-backup" },
     restore,
-    h("span", null, h("strong", { text: "Restore the backup" }), h("span", { class: "check-help", text: hasBackup ? ` — put back the ${plural(Array.isArray(backup) ? backup.length : backup, "policy", "policies")} netfence replaced${backupText}.` : " — there is no backup of this namespace." })),
+    h("span", null, h("strong", { text: "Restore the backup" }), h("span", { class: "check-help", text: ` — put back the ${plural(backup.length, "policy", "policies")} netfence replaced: ${backup.join(", ")}.` })),
   );
 }
 
-export function openDisableDialog(ns, { backup, managedPolicies }, ctx) {
-  const hasBackup = Array.isArray(backup) ? backup.length > 0 : backup > 0;
-  const restore = h("input", { type: "checkbox", id: "restore-backup", checked: hasBackup, disabled: !hasBackup });
-  const openWarning = banner("warn", "Without the backup, only NetworkPolicies made outside netfence remain; if there are none, every pod here accepts traffic from anywhere.");
-  const body = h(
-    "div",
-    { class: "stack" },
-    h("p", null, `netfence removes the policies it made in ${ns}`, managedPolicies !== undefined ? ` (${plural(managedPolicies, "policy", "policies")})` : "", ", including deny-all-ingress and allow-namespace-communication. Template labels on controllers stay, so enabling again brings their policies back."),
-    restoreCheckbox(restore, backup, hasBackup),
-    openWarning,
+function noBackupNote(backup) {
+  if (backup === null) return h("p", { class: "muted", text: "There is no backup to restore: netfence has not replaced any policy here." });
+  return h("p", { class: "muted", text: "The backup is empty: there were no policies here when netfence took over, so there is nothing to restore." });
+}
+
+function disableSteps(preview, ns, open, redraw) {
+  const deleteStep = h(
+    "li",
+    null,
+    h("h3", { class: "step-title" }, `Delete ${plural(preview.delete.length, "policy", "policies")} netfence made`),
+    h("p", { class: "step-text", text: preview.delete.length ? `${preview.delete.join(", ")}. Template labels on controllers stay, so enabling again brings their policies back.` : "netfence made no policy here." }),
   );
-  const syncWarning = () => {
-    openWarning.hidden = restore.checked;
-  };
-  restore.addEventListener("change", syncWarning);
-  syncWarning();
-  modal({
+  const restoreStep = preview.restore.length || Object.keys(preview.skipped).length
+    ? h(
+        "li",
+        null,
+        h("h3", { class: "step-title" }, `Restore ${plural(preview.restore.length, "policy", "policies")} from the backup`),
+        h("p", { class: "step-text", text: "Once netfence's policies are gone, with your own rights. Click a name to see its YAML." }),
+        namedYamlList(preview.restore, open, redraw, "Nothing to restore."),
+        Object.entries(preview.skipped).map(([name, why]) => h("p", { class: "step-text", text: `${name} is not restored: ${why}.` })),
+      )
+    : null;
+  const effect = h(
+    "li",
+    null,
+    h("h3", { class: "step-title", text: "Effect on connectivity" }),
+    h("p", { class: "step-text", text: "Connections between controllers (and pods no controller runs), on the ports they declare." }),
+    impactView(preview.impact, { here: ns, note: preview.impact_note }),
+  );
+  return h("ol", { class: "steps" }, deleteStep, restoreStep, effect);
+}
+
+// "Restore the backup" is offered only when there is a backup with policies in it; the
+// preview (what is deleted, restored and the connections that change) follows the choice.
+export function openDisableDialog(ns, ctx) {
+  const choice = h("div", { class: "restore-slot" });
+  const steps = h("div", { class: "stack" }, loading("Working out what disabling would change…"));
+  const body = h("div", { class: "stack" }, choice, steps);
+  const restore = h("input", { type: "checkbox", id: "restore-backup", checked: true });
+  const open = new Set();
+  let asked = 0;
+  let offered = false;
+  let refused = false;
+  const dlg = modal({
     title: `Disable netfence in ${ns}`,
+    subtitle: "Nothing changes until you confirm.",
     body,
+    wide: true,
     confirmLabel: `Disable ${ns}`,
     confirmVariant: "danger",
+    confirmDisabled: true,
     onConfirm: async () => {
-      const result = await api.disable(ns, restore.checked);
+      const result = await api.disable(ns, offered && restore.checked);
       const skipped = Object.entries(result.skipped || {});
       toast(result.message, { title: `Disabled ${ns}`, tone: skipped.length ? "warn" : "ok" });
       for (const [name, why] of skipped) toast(`${name} was not restored: ${why}`, { tone: "warn" });
       ctx.kick();
     },
   });
+  const show = (wanted) => {
+    const mine = ++asked;
+    replace(steps, loading("Working out what disabling would change…"));
+    api
+      .disablePreview(ns, wanted)
+      .then((preview) => {
+        if (mine !== asked) return;
+        const hasBackup = Array.isArray(preview.backup) && preview.backup.length > 0;
+        if (!offered && !refused && hasBackup) {
+          offered = true;
+          replace(choice, restoreChoice(restore, preview.backup));
+        } else if (!hasBackup && !refused) {
+          // Nothing to restore: the preview asked with a restore is the plain one.
+          replace(choice, noBackupNote(preview.backup));
+        }
+        const redraw = () => replace(steps, preview.warnings.map((w) => banner("warn", w)), disableSteps(preview, ns, open, redraw));
+        redraw();
+        dlg.setConfirmEnabled(true);
+      })
+      .catch((error) => {
+        if (mine !== asked) return;
+        if (wanted && error.status === 403) {
+          // Restoring recreates policies with the caller's own rights: not theirs to offer.
+          refused = true;
+          replace(choice, h("p", { class: "muted", text: error.message }));
+          show(false);
+          return;
+        }
+        replace(steps, banner("warn", error.message, { title: "Could not preview the effect" }));
+        dlg.setConfirmEnabled(true);
+      });
+  };
+  restore.addEventListener("change", () => show(restore.checked));
+  show(true);
 }
 
 // --- templates on controllers ------------------------------------------------------------------

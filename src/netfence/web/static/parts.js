@@ -84,7 +84,7 @@ export function enableDisableButton(row, permissions, ctx, { small = true } = {}
       disabled: !may,
       title: may ? `Stop managing ${row.name}` : NO_ENABLE,
       ariaLabel: `Disable ${row.name}`,
-      onClick: () => openDisableDialog(row.name, { backup: row.backup !== undefined ? row.backup : row.backed_up, managedPolicies: row.managed_policies }, ctx),
+      onClick: () => openDisableDialog(row.name, ctx),
     });
   }
   return button("Enable", {
