@@ -28,10 +28,11 @@ def test_the_matrix_has_a_table_per_declared_port() -> None:
     assert [line.split() for line in lines[start + 2 : start + 6]] == [
         ["1", "monitoring/prometheus", "✗"],
         ["2", "shop/api", "✓"],
-        ["3", "shop/db", "✗"],
+        ["3", "shop/db", "✓"],  # a pod always reaches itself
         ["4", "shop/web", "✗"],
     ]
-    assert "6 of 20 connections allowed." in stdout
+    # 6 between two pods, and each of the 4 pods to itself.
+    assert "10 of 20 connections allowed." in stdout
 
 
 def test_the_json_matrix_has_one_verdict_per_pair_and_declared_port() -> None:

@@ -20,7 +20,7 @@ from rich.text import Text
 from netfence.cli import output
 from netfence.cli.context import Settings, err, fail, out, report, run, settings
 from netfence.cli.output import Format
-from netfence.core import manifests
+from netfence.core import cidrs, manifests
 from netfence.core.endpoints import parse_protocol
 from netfence.core.evaluation import pitfalls
 from netfence.core.evaluation.verdicts import Verdict
@@ -66,6 +66,13 @@ def register(app: typer.Typer) -> None:
 def _inventory(
     s: Settings, files: list[Path] | None, more: list[Path] | None
 ) -> manifests.Inventory:
+    inventory = _read(s, files, more)
+    for found in cidrs.non_canonical(inventory.policies):
+        err.print(Text(f"warning: {found}"), style="yellow", highlight=False)
+    return inventory
+
+
+def _read(s: Settings, files: list[Path] | None, more: list[Path] | None) -> manifests.Inventory:
     if more and not files:
         fail(
             f"unexpected arguments {' '.join(map(str, more))}: files are read with --from-files",
