@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import signal
@@ -33,8 +34,9 @@ from netfence.kube import connecting
 from netfence.kube.authorizing import KubeAuthorizer, KubeIdentity
 from netfence.kube.changes import KubeChanges
 from netfence.kube.reading import LiveReader
+from netfence.localcluster import dataplane, ensure_binary, is_running, needs_build, start
 from netfence.localcluster import demo as demo_objects
-from netfence.localcluster import ensure_binary, needs_build, start
+from netfence.localcluster.probing import NodeAgentProber
 from netfence.usecases.ports import Cluster
 from netfence.web.app import create_app
 from netfence.web.settings import LOOPBACK_HOSTS, AuthMode, WebSettings, hosts_for
@@ -51,6 +53,18 @@ def cluster_for(client: AsyncClient, *, netfence_namespace: str) -> Cluster:
         identity=KubeIdentity(client),
         netfence_namespace=netfence_namespace,
     )
+
+
+def local_prober(kubeconfig: Path | None) -> NodeAgentProber | None:
+    """The node agent's probes when `kubeconfig` is the local control plane's own
+    (DIR/kubeconfig) and a dataplane runs for it; None for any other cluster."""
+    if kubeconfig is None:
+        return None
+    directory = kubeconfig.resolve().parent
+    if not is_running(directory):
+        return None
+    found = dataplane.running_for(directory)
+    return NodeAgentProber(found) if found else None
 
 
 class Connector:
@@ -176,7 +190,8 @@ class Runtime:
     async def cluster(self, target: cli_context.Settings) -> AsyncIterator[Cluster]:
         client = connecting.make_client(_config(target), context=target.context)
         try:
-            yield cluster_for(client, netfence_namespace=target.netfence_namespace)
+            found = cluster_for(client, netfence_namespace=target.netfence_namespace)
+            yield dataclasses.replace(found, prober=local_prober(target.kubeconfig))
         finally:
             await client.close()
 

@@ -14,6 +14,7 @@ from netfence.cli import (
     controlplane_cmd,
     demo_cmd,
     namespaces_cmd,
+    probe_cmd,
     serve_cmd,
     templates_cmd,
     workloads_cmd,
@@ -64,6 +65,7 @@ def build(runtime: Runtime) -> typer.Typer:
     namespaces_cmd.register(app)
     workloads_cmd.register(app)
     connectivity_cmd.register(app)
+    probe_cmd.register(app)
     controller_cmd.register(app)
     demo_cmd.register(app)
     serve_cmd.register(app)
