@@ -37,7 +37,7 @@ from netfence.kube.reading import LiveReader
 from netfence.localcluster import dataplane, ensure_binary, is_running, needs_build, start
 from netfence.localcluster import demo as demo_objects
 from netfence.localcluster.probing import NodeAgentProber
-from netfence.usecases.ports import Cluster
+from netfence.usecases.ports import Cluster, Prober
 from netfence.web.app import create_app
 from netfence.web.settings import LOOPBACK_HOSTS, AuthMode, WebSettings, hosts_for
 
@@ -79,8 +79,12 @@ class Connector:
         netfence_namespace: str,
         auth: AuthMode,
         max_clients: int = 256,
+        prober: Prober | None = None,
     ) -> None:
         self._config = config
+        # Probes from inside pods, for the kubeconfig's own user only (local mode): they
+        # run through the node agent, not with a caller's credentials.
+        self._prober = prober
         self._netfence_namespace = netfence_namespace
         self._auth = auth
         self._max_clients = max_clients
@@ -109,7 +113,10 @@ class Connector:
         return client
 
     def cluster(self, token: str | None) -> Cluster:
-        return cluster_for(self._client(token), netfence_namespace=self._netfence_namespace)
+        found = cluster_for(self._client(token), netfence_namespace=self._netfence_namespace)
+        if token is None and self._prober is not None:
+            return dataclasses.replace(found, prober=self._prober)
+        return found
 
     async def close(self) -> None:
         clients = [*self._clients.values(), *self._retired]
@@ -122,10 +129,12 @@ class Connector:
         self._local = None
 
 
-def web_app(config: KubeConfig | SingleConfig, settings: WebSettings) -> FastAPI:
+def web_app(
+    config: KubeConfig | SingleConfig, settings: WebSettings, *, prober: Prober | None = None
+) -> FastAPI:
     """The console and API for one cluster, each caller acting as themselves."""
     connector = Connector(
-        config, netfence_namespace=settings.netfence_namespace, auth=settings.auth
+        config, netfence_namespace=settings.netfence_namespace, auth=settings.auth, prober=prober
     )
     return create_app(settings, connector)
 
@@ -137,11 +146,12 @@ async def serve(
     host: str,
     port: int,
     controller: bool,
+    prober: Prober | None = None,
 ) -> None:
     """The API, the console and (unless told not to) the controller, one process."""
     server = uvicorn.Server(
         uvicorn.Config(
-            web_app(config, settings),
+            web_app(config, settings, prober=prober),
             host=host,
             port=port,
             log_level="warning",
@@ -240,6 +250,7 @@ class Runtime:
             host=options.host,
             port=options.port,
             controller=options.controller,
+            prober=local_prober(target.kubeconfig) if auth is AuthMode.LOCAL else None,
         )
 
     def start_local_cluster(self, directory: Path) -> Path:
@@ -264,7 +275,14 @@ class Runtime:
     async def serve_demo(self, kubeconfig: Path, port: int) -> None:
         settings = WebSettings(allowed_hosts=LOOPBACK_HOSTS)
         config = connecting.load_config(kubeconfig)
-        await serve(config, settings, host="127.0.0.1", port=port, controller=True)
+        await serve(
+            config,
+            settings,
+            host="127.0.0.1",
+            port=port,
+            controller=True,
+            prober=local_prober(kubeconfig),
+        )
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,10 +25,17 @@ from typing import Any
 import pytest
 from lightkube import AsyncClient
 from lightkube.resources.core_v1 import Namespace
+from playwright.async_api import Page, expect
 
 from netfence.localcluster import ControlPlane, dataplane, enforcer
 from netfence.localcluster.dataplane import Dataplane
-from tests.integration import kube, wire
+from tests.integration import browser, kube, wire
+from tests.integration.test_console import (  # noqa: F401 - fixtures used by name
+    chromium,
+    console,
+    page,
+    sign_in,
+)
 from tests.integration.test_node_agent import (
     create_namespace,
     delete_pods_now,
@@ -315,3 +323,113 @@ async def test_figures_of_probe_throughput_when_everything_answers(
             f"{wall:.2f}s wall time for the command"
         )
     print("\nprobe throughput, 40 pods, 1,600 connections: " + "; ".join(figures))  # noqa: T201
+
+
+# --- the console ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_console(control_plane: ControlPlane) -> Iterator[str]:
+    """`netfence serve --auth local` on the control plane's own kubeconfig: the one place
+    the console can probe (its prober is the local cluster's node agent)."""
+    log = control_plane.dir / "console-probe-test-server.log"
+    with browser.serve(
+        control_plane.kubeconfig, log, "--auth", "local", "--no-controller"
+    ) as served:
+        yield served.url
+
+
+async def test_the_console_probes_and_marks_the_cell_the_wire_disagrees_on(
+    admin: AsyncClient,
+    place: Place,
+    local_console: str,
+    page: Page,  # noqa: F811 - the fixture imported above
+) -> None:
+    ns = await place.namespace("probe-console")
+    main = {
+        "name": "main",
+        "image": "example.org/app:1.0",
+        "ports": [{"containerPort": 8080, "name": "http"}],
+    }
+    for name in ("app", "client"):
+        manifest = kube.deployment(ns, name)
+        manifest["spec"]["replicas"] = 0  # the test makes the pod itself, bound to its node
+        manifest["spec"]["selector"] = {"matchLabels": {"app": name}}
+        manifest["spec"]["template"]["metadata"]["labels"] = {"app": name}
+        manifest["spec"]["template"]["spec"]["containers"] = [main]
+        if name == "app":
+            manifest["spec"]["template"]["spec"]["initContainers"] = [
+                {
+                    "name": "sidecar",
+                    "image": "example.org/sidecar:1.0",
+                    "restartPolicy": "Always",
+                    "ports": [{"containerPort": 9100, "name": "metrics"}],
+                }
+            ]
+        await kube.create(admin, manifest)
+    app, client = await place.pods(
+        ns,
+        [
+            wire.pod(
+                ns,
+                "app-a",
+                NODE,
+                {"app": "app"},
+                ((TCP, 8080, "http"),),
+                sidecar=((TCP, 9100, "metrics"),),
+            ),
+            wire.pod(ns, "client-a", NODE, {"app": "client"}, ((TCP, 8080, "http"),)),
+        ],
+    )
+    spec = {
+        "podSelector": {"matchLabels": {"app": "app"}},
+        "ingress": [{"ports": [{"port": "metrics"}]}],
+    }
+    await kube.create(admin, policy(ns, "scrape", spec))
+    await place.wire.settle({Probe(client, app, 8080): False})
+
+    await page.goto(f"{local_console}/#/namespaces/{ns}/connectivity")
+    await expect(page.get_by_role("heading", name="Connectivity", exact=True)).to_be_visible()
+    await page.get_by_role("button", name="Probe").click()
+    status = page.get_by_role("note").filter(has_text="Probed at")
+    await expect(status).to_contain_text("The wire disagrees", timeout=30_000)
+    await expect(status).to_contain_text("1 not")
+    matrix = page.get_by_role("table", name="Connectivity matrix")
+    wrong = matrix.get_by_role(
+        "button", name=re.compile(r"Deployment client → Deployment app: .* probe disagrees")
+    )
+    await expect(wrong).to_have_count(1)
+    # app -> client agrees; a controller with itself (two of its pods) is not probed.
+    await expect(matrix.get_by_role("button", name=re.compile(r"probe agrees"))).to_have_count(1)
+    await browser.screenshot(page, "40-connectivity-probe")
+
+    await wrong.click()
+    port = page.get_by_role("region", name="Port 9100/TCP (metrics)")
+    await expect(port).to_contain_text("Observed dropped")
+    await expect(port).to_contain_text("the prediction was allowed.")
+    await expect(port).to_contain_text("Allowed on 9100/TCP")  # the explanation, one click away
+    await expect(page.get_by_role("region", name="Port 8080/TCP (http)")).to_contain_text(
+        "as predicted."
+    )
+    await browser.screenshot(page, "41-connectivity-probe-why")
+
+    # The results stay for the page (with their time) while the matrix refreshes.
+    await page.wait_for_timeout(10_500)
+    await expect(status).to_contain_text("Probed at")
+    await expect(wrong).to_have_count(1)
+
+
+async def test_the_console_offers_no_probe_where_it_cannot_probe(
+    console: str,  # noqa: F811 - token mode: probes would not act with the caller's token
+    control_plane: ControlPlane,
+    admin: AsyncClient,
+    page: Page,  # noqa: F811
+) -> None:
+    ns = await kube.create_namespace(admin, kube.unique("no-probe"))
+    await sign_in(page, console, control_plane.tokens["admin"], "admin")
+    await page.goto(f"{console}/#/namespaces/{ns}/connectivity")
+    await expect(page.get_by_role("heading", name="Connectivity", exact=True)).to_be_visible()
+    await expect(page.get_by_role("button", name="Namespace view")).to_have_count(0)  # a link
+    await expect(page.get_by_role("link", name="Namespace view")).to_be_visible()
+    await expect(page.get_by_role("button", name="Probe")).to_have_count(0)
+    await admin.delete(Namespace, ns)

@@ -9,7 +9,8 @@ enforcer may lose a packet's verdict while it reloads (`core.probes.worth_anothe
 one let through against a denying prediction is proof at once.
 
 With `workloads`, one running pod per controller (the first by name) stands for it, and
-bare pods stand for themselves: fewer probes, the same rules. Probing needs a prober,
+bare pods stand for themselves: fewer probes, the same rules; a controller's connections
+with itself (between two of its pods) are not probed. Probing needs a prober,
 which only the local cluster has today: elsewhere `Unavailable` says so.
 """
 
@@ -280,6 +281,10 @@ def plan_probes(inventory: Inventory, scope: Scope) -> Plan:
         if source.key not in keep or destination.key not in keep:
             continue
         if scope.port is not None and not _port_wanted(destination, port, protocol, scope.port):
+            continue
+        if scope.workloads and s == d and units[source.key] != source.key:
+            # A controller's cell with itself is two of its pods; its one stand-in pod
+            # would only reach itself, which is always allowed: nothing to learn.
             continue
         address = _address(destination)
         assert address is not None
