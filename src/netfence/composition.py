@@ -34,7 +34,16 @@ from netfence.kube import connecting
 from netfence.kube.authorizing import KubeAuthorizer, KubeIdentity
 from netfence.kube.changes import KubeChanges
 from netfence.kube.reading import LiveReader
-from netfence.localcluster import dataplane, ensure_binary, is_running, needs_build, start
+from netfence.localcluster import (
+    ControlPlane,
+    dataplane,
+    ensure_binary,
+    is_running,
+    lab,
+    load,
+    needs_build,
+    start,
+)
 from netfence.localcluster import demo as demo_objects
 from netfence.localcluster.probing import NodeAgentProber
 from netfence.usecases.ports import Cluster, Prober
@@ -283,6 +292,35 @@ class Runtime:
             controller=True,
             prober=local_prober(kubeconfig),
         )
+
+    def lab_up(self, directory: Path, documents: list[object]) -> cli_context.LabSummary:
+        control_plane = _local_control_plane(directory)
+        try:
+            made = lab.up(control_plane, documents)
+        except (lab.LabError, dataplane.DataplaneError) as e:
+            raise errors.Unavailable(str(e)) from e
+        return cli_context.LabSummary(
+            plan=made.plan,
+            pods=made.pods,
+            seconds=made.seconds,
+            node=made.node.node_name,
+            pod_cidr=made.node.pod_cidr,
+            kubeconfig=control_plane.kubeconfig.resolve(),
+        )
+
+    def lab_down(self, directory: Path) -> int:
+        try:
+            return lab.down(_local_control_plane(directory))
+        except dataplane.DataplaneError as e:
+            raise errors.Unavailable(str(e)) from e
+
+
+def _local_control_plane(directory: Path) -> ControlPlane:
+    if not is_running(directory):
+        raise errors.Unavailable(
+            f"no local control plane runs from {directory}: start it with netfence controlplane up"
+        )
+    return load(directory)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from netfence.cli import (
     controller_cmd,
     controlplane_cmd,
     demo_cmd,
+    lab_cmd,
     namespaces_cmd,
     probe_cmd,
     serve_cmd,
@@ -71,4 +72,5 @@ def build(runtime: Runtime) -> typer.Typer:
     serve_cmd.register(app)
     app.add_typer(templates_cmd.app, name="templates")
     app.add_typer(controlplane_cmd.app, name="controlplane")
+    app.add_typer(lab_cmd.app, name="lab")
     return app
