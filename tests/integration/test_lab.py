@@ -249,3 +249,70 @@ async def test_lab_up_refuses_a_namespace_that_is_not_the_labs_and_writes_nothin
     assert f"namespace {ns} already exists and not as the lab's" in " ".join(result.stderr.split())
     assert [p async for p in admin.list(NetworkPolicy, namespace=ns)] == []
     await admin.delete(Namespace, ns)
+
+
+def _big_export(suffix: str, namespaces: int = 10, per_namespace: int = 20) -> list[Any]:
+    """`namespaces` of `per_namespace` Deployments declaring 8080; every other namespace
+    is closed to the rest (deny-all-ingress and allow-namespace-communication)."""
+    items: list[Any] = []
+    for n in range(namespaces):
+        ns = f"big{n}-{suffix}"
+        items.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        for i in range(per_namespace):
+            made = kube.deployment(ns, f"app{i:02d}", replicas=3)
+            made["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"containerPort": 8080}]
+            items.append(made)
+        if n % 2 == 0:
+            for name, spec in (
+                ("deny-all-ingress", {"podSelector": {}, "policyTypes": ["Ingress"]}),
+                (
+                    "allow-namespace-communication",
+                    {"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]},
+                ),
+            ):
+                items.append(
+                    {
+                        "apiVersion": "networking.k8s.io/v1",
+                        "kind": "NetworkPolicy",
+                        "metadata": {"name": name, "namespace": ns},
+                        "spec": spec,
+                    }
+                )
+    return items
+
+
+async def test_figures_of_a_200_pod_lab(lab: ControlPlane, tmp_path: Path) -> None:
+    suffix = kube.unique("x").rsplit("-", 1)[1]
+    export = tmp_path / "big.yaml"
+    export.write_text(yaml.safe_dump(_export(_big_export(suffix))))
+    began = time.monotonic()
+    result = netfence(lab, "lab", "up", "-f", str(export), "--dir", str(lab.dir))
+    up_seconds = time.monotonic() - began
+    assert result.returncode == 0, result.stderr
+    assert "200 controllers, 200 running pods" in result.stdout
+    spaces = [a for n in range(10) for a in ("-n", f"big{n}-{suffix}")]
+    figures = []
+    # A dropped connection costs the timeout: 18,000 of them at 1 s, 64 at once, would take
+    # almost five minutes; 250 ms, 256 at once, is what a lab this size wants.
+    for parallel, timeout in (("256", "250ms"),):
+        began = time.monotonic()
+        probed = netfence(
+            lab, "probe", *spaces, "-o", "json", "--parallel", parallel, "--timeout", timeout
+        )
+        wall = time.monotonic() - began
+        assert probed.returncode == 0, probed.stderr
+        summary = json.loads(probed.stdout)["summary"]
+        assert summary["probed"] == 200 * 200 and summary["disagree"] == 0, summary
+        figures.append(
+            f"{parallel} at once, timeout {timeout}: {wall:.1f}s wall time, "
+            f"{summary['connectionsPerSecond']:.0f} connections/s ({summary['connected']} "
+            f"connected, {summary['dropped']} dropped)"
+        )
+    began = time.monotonic()
+    down = netfence(lab, "lab", "down", "--dir", str(lab.dir))
+    down_seconds = time.monotonic() - began
+    assert down.returncode == 0, down.stderr
+    print(  # noqa: T201 - the figures of this run, for docs/benchmarks.md
+        f"\n200-pod lab: up {up_seconds:.1f}s, down {down_seconds:.1f}s; probe of 40,000 "
+        "connections: " + "; ".join(figures)
+    )

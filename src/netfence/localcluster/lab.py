@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from lightkube import ApiError, Client, KubeConfig, codecs
+from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import DaemonSet, Deployment, StatefulSet
 from lightkube.resources.batch_v1 import CronJob
-from lightkube.resources.core_v1 import Namespace, Pod
+from lightkube.resources.core_v1 import ConfigMap, Namespace, Pod
 from lightkube.resources.networking_v1 import NetworkPolicy
 
 from netfence.core import labs
@@ -31,7 +32,13 @@ NODE = "netfence-lab"
 POD_CIDR = "10.247.0.0/16"
 _SELECTOR: dict[str, Any] = {labs.LAB_LABEL: labs.LAB_VALUE}
 # What `down` removes, in this order (the pods before their controllers).
-_NAMESPACED: tuple[Any, ...] = (NetworkPolicy, Pod, Deployment, StatefulSet, DaemonSet, CronJob)
+_NAMESPACED: tuple[Any, ...] = (
+    NetworkPolicy, Pod, ConfigMap, Deployment, StatefulSet, DaemonSet, CronJob,
+)  # fmt: skip
+# Per namespace, the object the lab's pods name as their controller, so that no
+# controller of the export adopts them (a DaemonSet would, and delete them from a node
+# its nodeSelector does not match).
+OWNER = "netfence-lab"
 
 
 class LabError(RuntimeError):
@@ -65,11 +72,13 @@ def up(
         created: list[dict[str, Any]] = []
         try:
             for manifest in plan.objects():
+                if manifest["kind"] == "Pod":
+                    manifest = _owned(client, manifest, created)
                 if _create(client, manifest):
                     created.append(manifest)
         except ApiError as e:
-            for manifest in reversed(created):
-                _delete(client, manifest)
+            for made in reversed(created):
+                _delete(client, made)
             what = f"{manifest['kind']} {manifest['metadata'].get('namespace', '')}/{manifest['metadata']['name']}"
             raise LabError(
                 f"the API server refused {what}: {e.status.message}; nothing of the lab was left"
@@ -125,12 +134,38 @@ def _refuse_taken(client: Client, plan: labs.LabPlan) -> None:
         labels = (found.metadata.labels if found.metadata else None) or {}
         if labels.get(labs.LAB_LABEL) != labs.LAB_VALUE:
             taken.append(name)
+        elif found.status is not None and found.status.phase == "Terminating":
+            raise LabError(
+                f"namespace {name} of an earlier lab is still being deleted: try again once "
+                "it is gone (kubectl get namespace " + name + "); nothing was written"
+            )
     if taken:
         raise LabError(
             f"namespace{'s' if len(taken) > 1 else ''} {', '.join(taken)} already exist{'s' if len(taken) == 1 else ''} "
             "and not as the lab's: the lab would mix its objects with others. Delete "
             f"{'them' if len(taken) > 1 else 'it'}, or use another control plane (--dir); nothing was written"
         )
+
+
+def _owned(client: Client, pod: dict[str, Any], created: list[dict[str, Any]]) -> dict[str, Any]:
+    """The pod with the namespace's lab owner as its controller (made on first use)."""
+    namespace = pod["metadata"]["namespace"]
+    owner = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": OWNER, "namespace": namespace, "labels": dict(_SELECTOR)},
+        "data": {"why": "owns the lab's pods, so that no controller of the export adopts them"},
+    }
+    if _create(client, owner):
+        created.append(owner)
+    found = client.get(ConfigMap, OWNER, namespace=namespace)
+    meta: ObjectMeta | None = found.metadata
+    assert meta is not None and meta.uid is not None
+    reference = {
+        "apiVersion": "v1", "kind": "ConfigMap", "name": OWNER, "uid": meta.uid,
+        "controller": True, "blockOwnerDeletion": False,
+    }  # fmt: skip
+    return {**pod, "metadata": {**pod["metadata"], "ownerReferences": [reference]}}
 
 
 def _create(client: Client, manifest: dict[str, Any]) -> bool:
@@ -171,5 +206,8 @@ def _wait_running(client: Client, plan: labs.LabPlan, timeout: float) -> None:
             return
         if time.monotonic() > deadline:
             shown = ", ".join(f"{ns}/{name}" for ns, name in sorted(missing)[:5])
-            raise LabError(f"{len(missing)} pods of the lab do not run after {timeout:g}s: {shown}")
+            raise LabError(
+                f"{len(missing)} pods of the lab do not run after {timeout:g}s: {shown} "
+                "(netfence lab down removes what was made)"
+            )
         time.sleep(0.2)
