@@ -191,3 +191,8 @@ async def test_nonsense_numbers_are_refused_with_the_range() -> None:
         await probing.run(CLUSTER, FakeProber(as_predicted), probing.Scope(), timeout=0)
     with pytest.raises(ValueError, match="parallel 0 is out of range"):
         await probing.run(CLUSTER, FakeProber(as_predicted), probing.Scope(), parallel=0)
+
+
+async def test_a_namespace_that_does_not_exist_is_named() -> None:
+    with pytest.raises(errors.NotFound, match="namespace nope does not exist"):
+        await probing.run(CLUSTER, FakeProber(as_predicted), probing.Scope(namespaces=("nope",)))

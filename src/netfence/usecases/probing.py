@@ -253,9 +253,9 @@ def plan_probes(inventory: Inventory, scope: Scope) -> Plan:
     and why. Purely computational."""
     wanted = set(scope.namespaces)
     pods = [p for p in inventory.pods if not wanted or p.namespace in wanted]
-    known = {ns.name for ns in inventory.namespaces}
-    for name in sorted(wanted - known):
-        raise errors.NotFound(f"namespace {name} does not exist")
+    missing = sorted(wanted - {ns.name for ns in inventory.namespaces})
+    if missing:
+        raise errors.NotFound(f"namespace {missing[0]} does not exist")
     not_probed: list[NotProbed] = []
     units = {p.key: p.key for p in pods}
     if scope.workloads:
