@@ -33,6 +33,9 @@ def test_the_matrix_has_a_table_per_declared_port() -> None:
     ]
     # 6 between two pods, and each of the 4 pods to itself.
     assert "10 of 20 connections allowed." in stdout
+    assert "traffic between a pod and its own node is always allowed and not shown" in " ".join(
+        stdout.split()
+    )
 
 
 def test_the_json_matrix_has_one_verdict_per_pair_and_declared_port() -> None:

@@ -226,6 +226,10 @@ def _print_matrix(result: cases.Connectivity, *, workloads: bool) -> None:
     allowed, total = matrix.counts()
     out.print()
     out.print(f"{allowed} of {total} connections allowed.")
+    out.print(
+        "[dim]A pod always reaches itself; traffic between a pod and its own node is always "
+        "allowed and not shown (docs/connectivity.md, Semantics).[/]"
+    )
     if len(endpoints) > _WIDE:
         out.print(
             "[dim]Many endpoints: narrow the matrix with -n NAMESPACE, or use -o json.[/]",
