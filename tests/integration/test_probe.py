@@ -11,6 +11,7 @@ exit codes, and where probing is not available. `pytest -s` prints the figures
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -22,14 +23,19 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from lightkube import AsyncClient
+from lightkube import AsyncClient, KubeConfig
 from lightkube.resources.core_v1 import Namespace
 from playwright.async_api import Page, expect
 
+from netfence.composition import local_prober, web_app
 from netfence.localcluster import ControlPlane, dataplane, enforcer
 from netfence.localcluster.dataplane import Dataplane
+from netfence.web.settings import AuthMode, WebSettings
 from tests.integration import browser, kube, wire
+from tests.integration.api_client import BASE_URL, Api, Coverage, ok, problem
+from tests.integration.netfence_fixtures import NETFENCE_NS
 from tests.integration.test_console import (  # noqa: F401 - fixtures used by name
     chromium,
     console,
@@ -323,6 +329,92 @@ async def test_figures_of_probe_throughput_when_everything_answers(
             f"{wall:.2f}s wall time for the command"
         )
     print("\nprobe throughput, 40 pods, 1,600 connections: " + "; ".join(figures))  # noqa: T201
+
+
+# --- the API -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def coverage() -> Coverage:
+    return Coverage()
+
+
+@contextlib.asynccontextmanager
+async def _api(
+    control_plane: ControlPlane,
+    coverage: Coverage,
+    *,
+    prober: bool,
+    auth: AuthMode = AuthMode.LOCAL,
+) -> AsyncIterator[Api]:
+    """The API in process, with the local cluster's prober or without."""
+    settings = WebSettings(auth=auth, netfence_namespace=NETFENCE_NS)
+    found = local_prober(control_plane.kubeconfig) if prober else None
+    assert (found is not None) is prober
+    app = web_app(KubeConfig.from_file(control_plane.kubeconfig), settings, prober=found)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=coverage.wrap(app)), base_url=BASE_URL, timeout=120
+        ) as http,
+    ):
+        yield Api(app, http)
+
+
+async def test_the_api_probes_a_namespace_one_pod_per_controller(
+    admin: AsyncClient, place: Place, control_plane: ControlPlane, coverage: Coverage
+) -> None:
+    ns = await place.namespace("probe-api")
+    for name, port in (("web", 8080), ("db", 5432)):
+        made = kube.deployment(ns, name)
+        made["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"containerPort": port}]
+        await kube.create(admin, made)
+    web, db = await place.pods(
+        ns,
+        [
+            wire.pod(ns, "web-a", NODE, {"app": "web"}, ((TCP, 8080, None),)),
+            wire.pod(ns, "db-a", NODE, {"app": "db"}, ((TCP, 5432, None),)),
+        ],
+    )
+    spec = {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"]}
+    await kube.create(admin, policy(ns, "web-closed", spec))
+    await place.wire.settle({Probe(db, web, 8080): False})
+    async with _api(control_plane, coverage, prober=True) as api:
+        assert ok(await api.get("/api/v1/probing")) == {"available": True, "reason": None}
+        problem(await api.post(f"/api/v1/namespaces/{ns}/probe", csrf=False), 403, says="CSRF")
+        problem(
+            await api.post("/api/v1/namespaces/no-such-ns-probe/probe"), 404, says="does not exist"
+        )
+        run = ok(await api.post(f"/api/v1/namespaces/{ns}/probe"))
+    assert run["scope"] == {"namespaces": [ns], "workloads": True, "port": None}
+    assert run["summary"]["probed"] == 2 and run["summary"]["disagree"] == 0
+    cells = {(r["sourceUnit"], r["destinationUnit"], r["observed"]) for r in run["results"]}
+    assert cells == {
+        (f"{ns}/Deployment/db", f"{ns}/Deployment/web", "dropped"),
+        (f"{ns}/Deployment/web", f"{ns}/Deployment/db", "connected"),
+    }
+
+
+async def test_the_api_says_where_probing_is_not_available(
+    place: Place, control_plane: ControlPlane, coverage: Coverage
+) -> None:
+    ns = await place.namespace("probe-api-none")
+    async with _api(control_plane, coverage, prober=False) as api:
+        answer = ok(await api.get("/api/v1/probing"))
+        assert answer["available"] is False
+        assert answer["reason"].startswith("probing is not available on this cluster")
+        problem(await api.post(f"/api/v1/namespaces/{ns}/probe"), 409, says="docs/probe.md")
+    async with _api(control_plane, coverage, prober=False, auth=AuthMode.TOKEN) as api:
+        problem(await api.get("/api/v1/probing"), 401, says="Sign in")
+
+
+async def test_every_probing_operation_was_seen_succeeding_and_failing(coverage: Coverage) -> None:
+    documented = {("GET", "/api/v1/probing"), ("POST", "/api/v1/namespaces/{namespace}/probe")}
+    seen = coverage.seen(documented)
+    if not seen:
+        pytest.skip("only meaningful when the API tests of this module ran")
+    gaps = coverage.missing(documented)
+    assert not any(gaps.values()), gaps
 
 
 # --- the console ----------------------------------------------------------------------------

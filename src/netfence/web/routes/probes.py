@@ -11,7 +11,7 @@ from netfence.web import schemas
 from netfence.web.callers import CallerDep, ChangingCallerDep
 from netfence.web.routes.params import NamespaceName
 
-router = APIRouter(prefix="/api/v1", tags=["connectivity"])
+router = APIRouter(prefix="/api/v1", tags=["probing"])
 
 
 @router.get("/probing", response_model=schemas.ProbingAvailability)
