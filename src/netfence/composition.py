@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import signal
@@ -34,10 +35,18 @@ from netfence.kube import connecting
 from netfence.kube.authorizing import KubeAuthorizer, KubeIdentity
 from netfence.kube.changes import KubeChanges
 from netfence.kube.reading import LiveReader
+from netfence.localcluster import (
+    ControlPlane,
+    dataplane,
+    is_running,
+    lab,
+    load,
+)
 from netfence.localcluster import cluster as local_cluster
 from netfence.localcluster import demo as demo_objects
 from netfence.localcluster.enforcer import VERSION as ENFORCER_VERSION
-from netfence.usecases.ports import Cluster
+from netfence.localcluster.probing import NodeAgentProber
+from netfence.usecases.ports import Cluster, Prober
 from netfence.web.settings import LOOPBACK_HOSTS, AuthMode, WebSettings, hosts_for
 
 if TYPE_CHECKING:
@@ -58,6 +67,18 @@ def cluster_for(client: AsyncClient, *, netfence_namespace: str) -> Cluster:
     )
 
 
+def local_prober(kubeconfig: Path | None) -> NodeAgentProber | None:
+    """The node agent's probes when `kubeconfig` is the local control plane's own
+    (DIR/kubeconfig) and a dataplane runs for it; None for any other cluster."""
+    if kubeconfig is None:
+        return None
+    directory = kubeconfig.resolve().parent
+    if not is_running(directory):
+        return None
+    found = dataplane.running_for(directory)
+    return NodeAgentProber(found) if found else None
+
+
 class Connector:
     """Clusters for the web app's callers: the kubeconfig's own credentials in local mode,
     else one client per bearer token (same server and CA), so the API never holds more
@@ -70,8 +91,12 @@ class Connector:
         netfence_namespace: str,
         auth: AuthMode,
         max_clients: int = 256,
+        prober: Prober | None = None,
     ) -> None:
         self._config = config
+        # Probes from inside pods, for the kubeconfig's own user only (local mode): they
+        # run through the node agent, not with a caller's credentials.
+        self._prober = prober
         self._netfence_namespace = netfence_namespace
         self._auth = auth
         self._max_clients = max_clients
@@ -100,7 +125,10 @@ class Connector:
         return client
 
     def cluster(self, token: str | None) -> Cluster:
-        return cluster_for(self._client(token), netfence_namespace=self._netfence_namespace)
+        found = cluster_for(self._client(token), netfence_namespace=self._netfence_namespace)
+        if token is None and self._prober is not None:
+            return dataclasses.replace(found, prober=self._prober)
+        return found
 
     async def close(self) -> None:
         clients = [*self._clients.values(), *self._retired]
@@ -113,14 +141,16 @@ class Connector:
         self._local = None
 
 
-def web_app(config: KubeConfig | SingleConfig, settings: WebSettings) -> FastAPI:
+def web_app(
+    config: KubeConfig | SingleConfig, settings: WebSettings, *, prober: Prober | None = None
+) -> FastAPI:
     """The console and API for one cluster, each caller acting as themselves."""
     # The web stack is imported when it is served: it is half of every other command's
     # start-up time (netfence connectivity -f, enable, attach ...).
     from netfence.web.app import create_app
 
     connector = Connector(
-        config, netfence_namespace=settings.netfence_namespace, auth=settings.auth
+        config, netfence_namespace=settings.netfence_namespace, auth=settings.auth, prober=prober
     )
     return create_app(settings, connector)
 
@@ -201,13 +231,14 @@ async def serve(
     controller: bool,
     metrics_address: str | None = None,
     health_address: str | None = None,
+    prober: Prober | None = None,
 ) -> None:
     """The API, the console and (unless told not to) the controller, one process."""
     import uvicorn  # imported when served, as in web_app
 
     server = uvicorn.Server(
         uvicorn.Config(
-            web_app(config, settings),
+            web_app(config, settings, prober=prober),
             host=host,
             port=port,
             # uvicorn's records go through the CLI's handler (text or JSON, redacted),
@@ -274,7 +305,8 @@ class Runtime:
     async def cluster(self, target: cli_context.Settings) -> AsyncIterator[Cluster]:
         client = connecting.make_client(_config(target), context=target.context)
         try:
-            yield cluster_for(client, netfence_namespace=target.netfence_namespace)
+            found = cluster_for(client, netfence_namespace=target.netfence_namespace)
+            yield dataclasses.replace(found, prober=local_prober(target.kubeconfig))
         finally:
             await client.close()
 
@@ -344,6 +376,7 @@ class Runtime:
             controller=options.controller,
             metrics_address=options.metrics_address,
             health_address=options.health_address,
+            prober=local_prober(target.kubeconfig) if auth is AuthMode.LOCAL else None,
         )
 
     def start_local_cluster(self, directory: Path) -> Path:
@@ -391,7 +424,43 @@ class Runtime:
     async def serve_demo(self, kubeconfig: Path, port: int) -> None:
         settings = WebSettings(allowed_hosts=LOOPBACK_HOSTS)
         config = connecting.load_config(kubeconfig)
-        await serve(config, settings, host="127.0.0.1", port=port, controller=True)
+        await serve(
+            config,
+            settings,
+            host="127.0.0.1",
+            port=port,
+            controller=True,
+            prober=local_prober(kubeconfig),
+        )
+
+    def lab_up(self, directory: Path, documents: list[object]) -> cli_context.LabSummary:
+        control_plane = _local_control_plane(directory)
+        try:
+            made = lab.up(control_plane, documents)
+        except (lab.LabError, dataplane.DataplaneError) as e:
+            raise errors.Unavailable(str(e)) from e
+        return cli_context.LabSummary(
+            plan=made.plan,
+            pods=made.pods,
+            seconds=made.seconds,
+            node=made.node.node_name,
+            pod_cidr=made.node.pod_cidr,
+            kubeconfig=control_plane.kubeconfig.resolve(),
+        )
+
+    def lab_down(self, directory: Path) -> int:
+        try:
+            return lab.down(_local_control_plane(directory))
+        except dataplane.DataplaneError as e:
+            raise errors.Unavailable(str(e)) from e
+
+
+def _local_control_plane(directory: Path) -> ControlPlane:
+    if not is_running(directory):
+        raise errors.Unavailable(
+            f"no local control plane runs from {directory}: start it with netfence controlplane up"
+        )
+    return load(directory)
 
 
 def main() -> None:

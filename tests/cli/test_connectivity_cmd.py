@@ -28,14 +28,18 @@ def test_the_matrix_has_a_table_per_declared_port_with_named_columns() -> None:
     assert [line.split() for line in lines[start + 2 : start + 6]] == [
         ["monitoring/prometheus", "✗"],
         ["shop/api", "✓"],
-        ["shop/db", "✗"],
+        ["shop/db", "✓"],  # a pod always reaches itself
         ["shop/web", "✗"],
     ]
     # The destinations are named over their column, aligned, without trailing spaces.
     header = lines[lines.index("8443/TCP") + 1]
     assert header.split() == ["SOURCE", "shop/api"]
     assert all(line == line.rstrip() for line in lines)
-    assert "6 of 20 connections allowed." in stdout
+    # 6 between two pods, and each of the 4 pods to itself.
+    assert "10 of 20 connections allowed." in stdout
+    assert "traffic between a pod and its own node is always allowed and not shown" in " ".join(
+        stdout.split()
+    )
 
 
 def test_the_json_matrix_has_one_verdict_per_pair_and_declared_port() -> None:

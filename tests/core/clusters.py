@@ -110,9 +110,18 @@ class Cluster:
         return verdict.allowed
 
     def reachable(self, source: str, port: int, protocol: str = "TCP") -> set[str]:
-        """The endpoints `source` may reach on that port."""
-        return {e.key for e in self.endpoints if self.allows(source, e.key, port, protocol)}
+        """The other endpoints `source` may reach on that port (a pod always reaches
+        itself, whatever the policies: test_evaluation_isolation checks that on its own)."""
+        return {
+            e.key
+            for e in self.endpoints
+            if e.key != source and self.allows(source, e.key, port, protocol)
+        }
 
     def reaching(self, destination: str, port: int, protocol: str = "TCP") -> set[str]:
-        """The endpoints that may reach `destination` on that port."""
-        return {e.key for e in self.endpoints if self.allows(e.key, destination, port, protocol)}
+        """The other endpoints that may reach `destination` on that port."""
+        return {
+            e.key
+            for e in self.endpoints
+            if e.key != destination and self.allows(e.key, destination, port, protocol)
+        }

@@ -6,7 +6,7 @@ isolation" and "Default policies", and the NetworkPolicySpec reference for polic
 
 from __future__ import annotations
 
-from tests.core.clusters import Cluster, namespace, pod, policies
+from tests.core.clusters import Cluster, deployment, namespace, pod, policies
 
 PODS = [
     namespace("shop"),
@@ -17,8 +17,8 @@ PODS = [
 
 def test_without_policies_every_pod_reaches_every_pod() -> None:
     cluster = Cluster(PODS)
-    assert cluster.reachable("shop/web", 80) == {"shop/web", "shop/db"}
-    assert cluster.reachable("shop/db", 5432, "UDP") == {"shop/web", "shop/db"}
+    assert cluster.reachable("shop/web", 80) == {"shop/db"}
+    assert cluster.reachable("shop/db", 5432, "UDP") == {"shop/web"}
 
 
 def test_a_pod_no_policy_selects_stays_open_while_its_neighbour_is_isolated() -> None:
@@ -179,7 +179,7 @@ spec:
   policyTypes: [Ingress]
 """),
     )
-    assert cluster.reaching("shop/db", 5432) == {"shop/web", "shop/db", "other/api"}
+    assert cluster.reaching("shop/db", 5432) == {"shop/web", "other/api"}
 
 
 def test_an_empty_egress_rule_allows_all_traffic_out() -> None:
@@ -195,7 +195,7 @@ spec:
   policyTypes: [Egress]
 """),
     )
-    assert cluster.reachable("shop/web", 12345, "UDP") == {"shop/web", "shop/db"}
+    assert cluster.reachable("shop/web", 12345, "UDP") == {"shop/db"}
 
 
 def test_policies_are_additive_the_union_of_their_rules_applies() -> None:
@@ -271,26 +271,52 @@ spec:
 """),
     )
     # netfence's own baseline: the namespace talks to itself, nobody else gets in.
-    assert cluster.reaching("shop/db", 5432) == {"shop/web", "shop/db"}
+    assert cluster.reaching("shop/db", 5432) == {"shop/web"}
     assert not cluster.allows("other/web", "shop/db", 5432)
 
 
-def test_a_pod_reaching_itself_is_subject_to_policy_like_any_other_pair() -> None:
+def test_a_pod_always_reaches_itself_whatever_its_policies_say() -> None:
+    # "a pod cannot block access to itself" (Kubernetes documentation, Network Policies).
     cluster = Cluster(
         PODS,
         policies("""
 kind: NetworkPolicy
-metadata: {name: only-web, namespace: shop}
+metadata: {name: deny-all, namespace: shop}
 spec:
-  podSelector: {matchLabels: {app: db}}
-  ingress:
-  - from: [{podSelector: {matchLabels: {app: web}}}]
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
 """),
     )
-    assert not cluster.allows("shop/db", "shop/db", 5432)
-    assert cluster.allows("shop/web", "shop/web", 80)
-    notes = cluster.explain("shop/db", "shop/db", 5432).notes
-    assert any("some network plugins always allow it" in n for n in notes)
+    assert cluster.allows("shop/db", "shop/db", 5432)  # evaluator, matrix and reference
+    assert not cluster.allows("shop/web", "shop/db", 5432)
+    verdict = cluster.explain("shop/db", "shop/db", 5432)
+    assert verdict.itself and verdict.allowed
+    # Its policies are still shown, and say they do not apply.
+    assert not verdict.egress.allowed and not verdict.ingress.allowed
+    reasons = verdict.reasons()
+    assert reasons[0].startswith("shop/db reaches itself, which is always allowed")
+    assert "a pod cannot block access to itself" in reasons[0]
+    assert reasons[1] == "what its policies say does not apply here; for another pod:"
+    assert verdict.as_json()["itself"] is True
+
+
+def test_a_controller_reaching_itself_is_two_of_its_pods_and_follows_its_policies() -> None:
+    cluster = Cluster(
+        namespace("shop"),
+        deployment("shop/web", "web", 8080),
+        policies("""
+kind: NetworkPolicy
+metadata: {name: deny-all, namespace: shop}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+"""),
+        workloads=True,
+    )
+    assert not cluster.allows("shop/Deployment/web", "shop/Deployment/web", 8080)
+    verdict = cluster.explain("shop/Deployment/web", "shop/Deployment/web", 8080)
+    assert not verdict.itself
+    assert any("stands for its pods" in n for n in verdict.notes)
 
 
 def test_the_documentation_example_policy() -> None:
@@ -352,6 +378,7 @@ spec:
     self_verdict = cluster.explain("default/db", "default/db", 6379)
     assert self_verdict.ingress.allowed
     assert not self_verdict.egress.allowed
+    assert self_verdict.allowed  # but a pod always reaches itself
     assert cluster.reaching("default/db", 6380) == set()
     assert cluster.reachable("default/db", 5978) == {"elsewhere/svc"}
     assert cluster.reachable("default/db", 6379) == set()

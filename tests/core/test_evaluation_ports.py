@@ -116,8 +116,9 @@ spec:
     assert cluster.allows("app/client", "app/server", 8080)
     assert cluster.allows("app/client", "app/legacy", 80)
     assert not cluster.allows("app/client", "app/legacy", 8080)
-    # The client itself declares no port named http.
-    assert not cluster.allows("app/client", "app/client", 8080)
+    # The client declares no port named http, but it always reaches itself.
+    assert cluster.allows("app/client", "app/client", 8080)
+    assert cluster.explain("app/client", "app/client", 8080).itself
 
 
 def test_a_rule_opens_its_ports_only_to_its_own_peers() -> None:

@@ -1008,6 +1008,8 @@ EXPECTED_OPERATIONS = {
     ("GET", "/api/v1/namespaces/{namespace}/connectivity"),
     ("GET", "/api/v1/connectivity/explain"),
     ("GET", "/api/v1/namespaces/{namespace}/findings"),
+    ("GET", "/api/v1/probing"),
+    ("POST", "/api/v1/namespaces/{namespace}/probe"),
     (
         "GET",
         "/api/v1/namespaces/{namespace}/controllers/{kind}/{name}/templates/{template}/preview",
@@ -1025,7 +1027,8 @@ async def test_openapi_documents_every_route(api: Api) -> None:
         if method in {"get", "post", "put", "delete", "patch"}
     }
     # Exactly these: a new route needs its entry here and its tests in this module
-    # (or, tagged connectivity, in test_api_connectivity.py).
+    # (or, tagged connectivity, in test_api_connectivity.py; tagged probing, in
+    # test_probe.py, where a dataplane runs).
     assert documented == EXPECTED_OPERATIONS
     # Every operation has its error shape and a summary people can read.
     for path, item in schema["paths"].items():
@@ -1419,8 +1422,9 @@ async def test_every_operation_was_seen_succeeding_and_failing(
     }
     if ran != defined:
         pytest.skip("only meaningful when the whole module runs")
-    # Connectivity operations have their own module (test_api_connectivity.py) and check.
-    gaps = coverage.missing(operations(api.app, exclude_tags={"connectivity"}))
+    # Connectivity and probing operations have their own modules and checks
+    # (test_api_connectivity.py, test_probe.py).
+    gaps = coverage.missing(operations(api.app, exclude_tags={"connectivity", "probing"}))
     # Reading one's own session never fails: it starts a session when there is none.
     if "GET /api/v1/session" in gaps.get("failure", []):
         gaps["failure"].remove("GET /api/v1/session")

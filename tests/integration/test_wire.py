@@ -19,7 +19,9 @@ scheduler to place them here.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import ipaddress
 import os
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -35,14 +37,14 @@ from lightkube.types import PatchType
 
 from netfence.composition import cluster_for
 from netfence.controller.running import Controller
-from netfence.core import naming
+from netfence.core import cidrs, naming
 from netfence.core.default_templates import DEFAULT_TEMPLATES
 from netfence.core.objects import WorkloadKind, WorkloadRef
-from netfence.localcluster import ControlPlane, dataplane, demo, enforcer
+from netfence.localcluster import ControlPlane, dataplane, demo, enforcer, netns
 from netfence.localcluster.dataplane import Dataplane
 from netfence.usecases import attachments, namespaces
 from netfence.usecases.ports import Cluster
-from tests.integration import kube, wire
+from tests.integration import kube, stored, wire
 from tests.integration.netfence_fixtures import NETFENCE_NS
 from tests.integration.test_node_agent import delete_pods_now, start_dataplane, wait_running
 from tests.integration.wire import Probe, Sampler, Wire, expect
@@ -59,6 +61,7 @@ CHANGES = int(os.environ.get("NETFENCE_WIRE_CHANGES", "100"))
 ATTACHES = int(os.environ.get("NETFENCE_WIRE_ATTACHES", "20"))
 TCP = "TCP"
 UDP = "UDP"
+NODE_LISTENER_PORT = 10250  # where a kubelet listens on its node
 
 
 # --- fixtures -----------------------------------------------------------------------------
@@ -631,8 +634,7 @@ async def test_the_evaluator_predicts_the_wire_on_a_demo_like_cluster(
     print(  # noqa: T201 - the figures of this run
         f"\ndemo-like cluster: {first.compared} connections agree ({first.allowed} allowed); "
         f"after opting payments in {second.compared} agree ({second.allowed} allowed); "
-        f"pod-to-itself pairs left out: {first.self_pairs}, of which "
-        f"{first.self_disagreements} and then {second.self_disagreements} predicted denied"
+        f"{first.self_pairs} of them a pod to itself (always allowed)"
     )
 
 
@@ -642,33 +644,118 @@ async def test_the_evaluator_predicts_the_wire_on_a_demo_like_cluster(
 async def test_a_pod_reaches_itself_whatever_its_policies_say(
     admin: AsyncClient, place: Place
 ) -> None:
-    """The evaluator applies a pod's policies to its connections to itself, as the API
-    reads; on the wire they go over the pod's own loopback and never meet the enforcer
-    (most network plugins behave so; the e2e suite skips these cases). Found on every
-    random cluster with an isolated pod. Pinned here until the evaluator's semantic
-    changes: then this test must change with it."""
+    """A pod cannot block access to itself (Kubernetes documentation): on the wire a
+    connection to the pod's own IP goes over its own loopback and never meets the
+    enforcer. The evaluator says allowed, and explain says why. (Found on every random
+    cluster with an isolated pod, when the evaluator still applied policies to it.)"""
     ns = await place.namespace("itself")
     [alone] = await place.pods(ns, [pod(ns, "alone")])
-    await kube.create(
-        admin,
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": {"name": "deny-all", "namespace": ns},
-            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
-        },
-    )
+    await kube.create(admin, _deny_all(ns))
     inventory = await wire.read_inventory(admin)
     itself = Probe(alone, alone, 8080)
-    assert wire.predicted(inventory, [alone]) == {itself: False}
+    assert wire.predicted(inventory, [alone]) == {itself: True}
     reasons = wire.explanation(inventory, itself)
-    assert any("itself" in line for line in reasons), reasons
-    # The policy is enforced (the enforcer has seen it) and yet the pod reaches itself.
+    assert reasons[0] == f"{alone} → {alone} on 8080/TCP: allowed"
+    assert reasons[1].startswith(f"{alone} reaches itself, which is always allowed"), reasons
+    # The policy is enforced (the enforcer has seen it) and the pod reaches itself.
     elsewhere = await place.namespace("itself-peer")
     [peer] = await place.pods(elsewhere, [pod(elsewhere, "peer")])
     await place.wire.settle({Probe(peer, alone, 8080): False, Probe(alone, peer, 8080): False})
     result = await place.wire.probe(itself)
     assert (result.outcome, result.answer) == ("connected", alone)
+
+
+def _deny_all(namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "deny-all", "namespace": namespace},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+    }
+
+
+class _Hangup(asyncio.Protocol):
+    """A listener that accepts and closes: connecting is the whole answer."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
+
+
+async def test_a_pod_and_its_own_node_reach_each_other_whatever_the_policies_say(
+    admin: AsyncClient, place: Place, node: Dataplane
+) -> None:
+    """Traffic to and from the node where a Pod is running is always allowed
+    (Kubernetes documentation): kubelet probes, host-network pods. The node is no endpoint
+    of the matrix (docs/connectivity.md); on the wire it reaches a pod isolated both ways,
+    and that pod reaches a listener on the node's address, while another pod cannot."""
+    ns = await place.namespace("node-traffic")
+    [alone] = await place.pods(ns, [pod(ns, "alone")])
+    await kube.create(admin, _deny_all(ns))
+    elsewhere = await place.namespace("node-traffic-peer")
+    [peer] = await place.pods(elsewhere, [pod(elsewhere, "peer")])
+    await place.wire.settle({Probe(peer, alone, 8080): False, Probe(alone, peer, 8080): False})
+
+    from_node = await netns.probe_netns(node.node_netns, place.wire.ips[alone], 8080, TCP, 2.0)
+    assert (from_node.outcome, from_node.answer) == ("connected", alone)
+
+    [sock] = await netns.shared_sockets().acreate(
+        node.node_netns, [netns.SocketSpec("TCP", port=NODE_LISTENER_PORT, host=node.node_ip)]
+    )
+    assert not isinstance(sock, OSError), sock
+    server = await asyncio.get_running_loop().create_server(_Hangup, sock=sock)
+    try:
+        to_node = await place.wire.connect(alone, node.node_ip, NODE_LISTENER_PORT, TCP, 2.0)
+        assert to_node.outcome == "connected"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_cidr_with_host_bits_is_read_as_its_network_like_the_enforcer(
+    admin: AsyncClient, place: Place, control_plane: ControlPlane
+) -> None:
+    """A policy stored before strict CIDR validation may hold 10.253.0.7/24 (this API
+    server refuses to create one, so it goes into etcd as an older one stored it, see
+    tests/integration/stored.py): the enforcer (Go's net.ParseCIDR) means 10.253.0.0/24,
+    and so does the evaluator, with a warning naming the policy and the field. The whole
+    matrix of the namespace agrees with the wire, an except entry with host bits too."""
+    ns = await place.namespace("legacy-cidr")
+    server, client, other = await place.pods(
+        ns, [pod(ns, "server"), pod(ns, "client"), pod(ns, "other")]
+    )
+    client_ip = ipaddress.ip_address(place.wire.ips[client])
+    other_ip = ipaddress.ip_address(place.wire.ips[other])
+    # The /24 around the client, written with the client's address: host bits set.
+    cidr = f"{client_ip}/24"
+    assert ipaddress.ip_network(cidr, strict=False).network_address != client_ip
+    excepted = ipaddress.ip_network(f"{other_ip}/31", strict=False)
+    except_text = f"{excepted.network_address + 1}/31"  # host bit set, covers other
+    policy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "legacy", "namespace": ns},
+        "spec": {
+            "podSelector": {"matchLabels": {"app": "server"}},
+            "ingress": [{"from": [{"ipBlock": {"cidr": cidr, "except": [except_text]}}]}],
+        },
+    }
+    with pytest.raises(ApiError, match="must not have bits set beyond the prefix length"):
+        await kube.create(admin, policy)  # what netfence would meet writing it today
+    stored.store_network_policy(control_plane, policy)
+    inventory = await wire.read_inventory(admin)
+    warnings = [str(w) for w in cidrs.non_canonical(inventory.policies) if w.policy.startswith(ns)]
+    assert warnings == [
+        f"NetworkPolicy {ns}/legacy spec.ingress[0].from[0].ipBlock.cidr: {cidr!r} is not a "
+        f"canonical CIDR; analysed as {ipaddress.ip_network(cidr, strict=False)}, as the "
+        "network plugin reads it",
+        f"NetworkPolicy {ns}/legacy spec.ingress[0].from[0].ipBlock.except[0]: "
+        f"{except_text!r} is not a canonical CIDR; analysed as {excepted}, as the network "
+        "plugin reads it",
+    ]
+    predicted = wire.predicted(inventory, [server, client, other])
+    assert predicted[Probe(client, server, 8080)] is (client_ip not in excepted)
+    assert predicted[Probe(other, server, 8080)] is False
+    await wire.assert_agrees(admin, place.wire, [server, client, other])
 
 
 async def test_a_named_port_declared_by_a_sidecar_opens_nothing_on_this_enforcer(

@@ -487,39 +487,31 @@ def expect(probes: Iterable[Probe], rule: Callable[[Probe], bool]) -> dict[Probe
 class Agreement:
     """How the evaluator's matrix compared with the wire."""
 
-    compared: int  # pairs of two different pods, per declared port
+    compared: int  # ordered pairs of pods (a pod with itself included), per declared port
     allowed: int  # of those, allowed
-    self_pairs: int
-    self_disagreements: int  # a pod to itself: predicted denied, always allowed
+    self_pairs: int  # of those, a pod to itself (always allowed)
 
 
 async def assert_agrees(
     admin: AsyncClient, wire: Wire, pods: Iterable[str], *, timeout: float = SETTLE_SECONDS
 ) -> Agreement:
     """The evaluator's matrix over ``pods`` (read from the live cluster now) is what the
-    wire shows, for every ordered pair of two different pods and every declared port;
-    probing until it is (bounded), so that changes just made have reached the enforcer.
-    Fails with each disagreement and what `netfence explain` says about it."""
+    wire shows, for every ordered pair of pods (a pod with itself included) and every
+    declared port; probing until it is (bounded), so that changes just made have reached
+    the enforcer. Fails with each disagreement and what `netfence explain` says about it."""
     inventory = await read_inventory(admin)
     expected = predicted(inventory, pods)
-    others = {p: v for p, v in expected.items() if not p.is_self}
     try:
-        await wire.settle(others, timeout=timeout)
+        await wire.settle(expected, timeout=timeout)
     except AssertionError:
-        seen = await wire.observe(others, timeout=2.0)
+        seen = await wire.observe(expected, timeout=2.0)
         lines = []
-        for probe in sorted(p for p in others if seen[p] != others[p]):
+        for probe in sorted(p for p in expected if seen[p] != expected[p]):
             lines.append(f"the wire {'allowed' if seen[probe] else 'denied'} {probe}")
             lines.extend(f"    {line}" for line in explanation(inventory, probe))
         if not lines:
             raise
         raise AssertionError("the evaluator and the wire disagree:\n" + "\n".join(lines)) from None
-    selves = {p: v for p, v in expected.items() if p.is_self}
-    seen_selves = await wire.observe(selves)
-    assert all(seen_selves.values()), "a pod always reaches itself (over its own loopback)"
-    return Agreement(
-        compared=len(others),
-        allowed=sum(others.values()),
-        self_pairs=len(selves),
-        self_disagreements=sum(not v for v in selves.values()),
-    )
+    selves = [p for p in expected if p.is_self]
+    assert all(expected[p] for p in selves), "the evaluator: a pod always reaches itself"
+    return Agreement(compared=len(expected), allowed=sum(expected.values()), self_pairs=len(selves))

@@ -4,6 +4,7 @@ stale version, 403 as a refused question)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from netfence.core import conversion, errors, manifests, naming, templates
 from netfence.core.objects import Backup, JsonDict, Namespace, Policy, Workload, WorkloadRef
 from netfence.core.planning import NamespaceState, Notice, WriteBackup
+from netfence.core.probes import Observation
 from netfence.usecases.ports import Cluster, EventRecord, LeaseRecord, Question, StoredCatalog
 
 NETFENCE_NS = "netfence-system"
@@ -246,3 +248,51 @@ def _workload_manifest(workload: Workload) -> dict[str, Any]:
             },
         },
     }
+
+
+class FakeProber:
+    """Implements Prober over a wire decided by a rule: ``allow(source, address, port,
+    protocol)``. Pods in ``elsewhere`` run on no node it reaches (NotFound); ``lossy``
+    probes are dropped on their first attempt only, as an enforcer losing a verdict;
+    ``listening`` ports answer, the others refuse. It records every call and how many
+    were in flight at once."""
+
+    def __init__(
+        self,
+        allow: Any,
+        *,
+        answers: Mapping[str, str] | None = None,
+        listening: Sequence[tuple[str, int, str]] | None = None,
+        elsewhere: Sequence[str] = (),
+        lossy: Sequence[tuple[str, str, int, str]] = (),
+    ) -> None:
+        self.allow = allow
+        self.answers = dict(answers or {})  # address -> what the pod there says
+        self.listening = None if listening is None else set(listening)
+        self.elsewhere = set(elsewhere)
+        self.lossy = set(lossy)
+        self.calls: list[tuple[str, str, int, str, float]] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def probe(
+        self, source: str, address: str, port: int, protocol: str, timeout: float
+    ) -> Observation:
+        if source in self.elsewhere:
+            raise errors.NotFound(f"pod {source} runs on no node this prober reaches")
+        self.calls.append((source, address, port, protocol, timeout))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0)  # let the others start: concurrency is what is measured
+            key = (source, address, port, protocol)
+            if key in self.lossy:
+                self.lossy.discard(key)
+                return Observation("dropped", None, timeout)
+            if not self.allow(source, address, port, protocol):
+                return Observation("dropped", None, timeout)
+            if self.listening is not None and (address, port, protocol) not in self.listening:
+                return Observation("refused", None, 0.001)
+            return Observation("connected", self.answers.get(address), 0.001)
+        finally:
+            self.in_flight -= 1

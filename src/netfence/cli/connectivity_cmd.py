@@ -30,7 +30,7 @@ from netfence.cli.context import (
 )
 from netfence.cli.options import TABLE, AllNamespacesOption, DocumentOutputOption
 from netfence.cli.output import DOCUMENTS, Format
-from netfence.core import manifests
+from netfence.core import cidrs, manifests
 from netfence.core.endpoints import parse_protocol
 from netfence.core.evaluation import pitfalls
 from netfence.core.evaluation.verdicts import Verdict
@@ -76,6 +76,13 @@ def register(app: typer.Typer) -> None:
 def _inventory(
     s: Settings, files: list[Path] | None, more: list[Path] | None
 ) -> manifests.Inventory:
+    inventory = _read(s, files, more)
+    for found in cidrs.non_canonical(inventory.policies):
+        err.print(Text(f"warning: {found}"), style="yellow", highlight=False)
+    return inventory
+
+
+def _read(s: Settings, files: list[Path] | None, more: list[Path] | None) -> manifests.Inventory:
     if more and not files:
         fail(
             f"unexpected arguments {' '.join(map(str, more))}: files are read with --from-files",
@@ -225,9 +232,14 @@ def _print_matrix(result: cases.Connectivity, *, workloads: bool) -> None:
     allowed, total = matrix.counts()
     out.print()
     out.print(f"{allowed} of {total} connections allowed.")
+    out.print(
+        "[dim]A pod always reaches itself; traffic between a pod and its own node is always "
+        "allowed and not shown (docs/connectivity.md, Semantics).[/]"
+    )
     if len(endpoints) > _WIDE:
         out.print(
-            "[dim]Many endpoints: narrow the matrix with -n NAMESPACE, or use -o json --compact.[/]",
+            "[dim]Many endpoints: narrow the matrix with -n NAMESPACE, or use -o json "
+            "--compact.[/]",
         )
 
 

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from netfence.core import errors
+from netfence.core import errors, labs
 from netfence.usecases.ports import Cluster
 
 T = TypeVar("T")
@@ -81,6 +81,18 @@ class DemoOutcome(Protocol):
     def as_intended(self) -> bool: ...
 
 
+@dataclass(frozen=True, slots=True)
+class LabSummary:
+    """What `lab up` made on the local cluster."""
+
+    plan: labs.LabPlan
+    pods: int
+    seconds: float
+    node: str
+    pod_cidr: str
+    kubeconfig: Path
+
+
 class Runtime(Protocol):
     """What commands need from outside the entry point; the composition root provides it."""
 
@@ -113,6 +125,14 @@ class Runtime(Protocol):
         ...
 
     async def serve_demo(self, kubeconfig: Path, port: int) -> None: ...
+
+    def lab_up(self, directory: Path, documents: list[object]) -> LabSummary:
+        """Load exported manifests onto the local control plane of `directory`."""
+        ...
+
+    def lab_down(self, directory: Path) -> int:
+        """Remove the lab from the local control plane of `directory`; objects removed."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

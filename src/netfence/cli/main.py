@@ -16,7 +16,9 @@ from netfence.cli import (
     controller_cmd,
     controlplane_cmd,
     demo_cmd,
+    lab_cmd,
     namespaces_cmd,
+    probe_cmd,
     serve_cmd,
     templates_cmd,
     workloads_cmd,
@@ -82,9 +84,11 @@ def build(runtime: Runtime) -> typer.Typer:
     namespaces_cmd.register(app)
     workloads_cmd.register(app)
     connectivity_cmd.register(app)
+    probe_cmd.register(app)
     controller_cmd.register(app)
     demo_cmd.register(app)
     serve_cmd.register(app)
     app.add_typer(templates_cmd.app, name="templates")
     app.add_typer(controlplane_cmd.app, name="controlplane")
+    app.add_typer(lab_cmd.app, name="lab")
     return app

@@ -100,3 +100,7 @@ class Fenced(NetfenceError):
 
 class Refused(NetfenceError):
     """netfence itself declines the request (for example, managing kube-system)."""
+
+
+class Unavailable(NetfenceError):
+    """The cluster cannot do what was asked here (probing a cluster without a prober)."""

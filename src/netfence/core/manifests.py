@@ -10,7 +10,9 @@ What the API server would add, the reader adds: a policy's port protocol default
 when the evaluator reads it, a namespace gets its `kubernetes.io/metadata.name` label in the
 evaluator, and an object without namespace lands in `default`, as `kubectl apply` puts it.
 Pods that finished (phase Succeeded or Failed) and pods on the host network are left out:
-NetworkPolicy does not apply to either.
+NetworkPolicy does not apply to either. A CIDR with host bits set (stored before the API
+server validated CIDRs strictly) is read as its network, not refused: `cidrs` finds them
+so callers can warn.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from netfence.core import conversion, errors, manifest_texts, selectors, shapes, validation
+from netfence.core import cidrs, conversion, errors, manifest_texts, selectors, shapes, validation
 from netfence.core.endpoints import POD, ContainerPort, Endpoint
 from netfence.core.objects import Namespace, Policy, Workload, WorkloadKind
 
@@ -350,6 +352,10 @@ def _policy_problems(spec: object) -> list[errors.FieldError]:
         found += validation.validate_ingress_rules(spec["ingress"], "spec.ingress")
     if "egress" in spec:
         found += validation.validate_egress_rules(spec["egress"], "spec.egress")
+    # Stored before strict CIDR validation, a policy may hold a CIDR with host bits set:
+    # it is read as its network, with a warning (`cidrs`), not refused.
+    lenient = {field for field, _, _ in cidrs.in_spec(spec)}
+    found = [problem for problem in found if problem.field not in lenient]
     types = spec.get("policyTypes")
     if types is not None and (
         not isinstance(types, list) or any(t not in ("Ingress", "Egress") for t in types)

@@ -42,6 +42,9 @@ from netfence.localcluster.building import BuildError
 from netfence.localcluster.netns import ProbeResult
 
 RECORD_FILE = "dataplane.json"
+# In the control plane's directory: one file per dataplane started for it, holding the
+# dataplane's directory, so that tools (netfence probe) find every node of the cluster.
+REGISTRY_DIR = "dataplanes"
 API_SOCKET = "api.sock"
 BRIDGE_PORT = 6443  # inside the node namespace, which is ours alone
 ENFORCER_LOG = "enforcer.log"
@@ -223,8 +226,10 @@ def start(
             "rules": [],
             "pids": {},
             "seconds": {},
+            "controlplane_dir": str(control_plane.dir.resolve()),
         }
         try:
+            _register(control_plane.dir, directory)
             _start(control_plane, directory, record, binary, timeout)
         except BaseException:
             _cleanup(directory)
@@ -472,8 +477,31 @@ def _cleanup(directory: Path) -> bool:
     ):  # fmt: skip
         (directory / leftover).unlink(missing_ok=True)
     if record is not None:
+        if record.get("controlplane_dir"):
+            _registration(Path(record["controlplane_dir"]), directory).unlink(missing_ok=True)
         (directory / RECORD_FILE).unlink(missing_ok=True)
     return found
+
+
+def _registration(control_plane_dir: Path, directory: Path) -> Path:
+    return control_plane_dir / REGISTRY_DIR / node_agent.dataplane_id(directory)
+
+
+def _register(control_plane_dir: Path, directory: Path) -> None:
+    path = _registration(control_plane_dir, directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(str(directory.resolve()) + "\n")
+
+
+def running_for(control_plane_dir: Path) -> list[Path]:
+    """The directories of the dataplanes running for the control plane of
+    ``control_plane_dir``: its default one and every one registered there."""
+    candidates = [control_plane_dir / "dataplane"]
+    for entry in sorted((control_plane_dir / REGISTRY_DIR).glob("*")):
+        with contextlib.suppress(OSError):
+            candidates.append(Path(entry.read_text().strip()))
+    found = dict.fromkeys(c.resolve() for c in candidates)
+    return [d for d in found if d.is_dir() and _running(d) is not None]
 
 
 def _running(directory: Path) -> Dataplane | None:
@@ -531,6 +559,7 @@ __all__ = [
     "load",
     "missing_requirements",
     "probe",
+    "running_for",
     "start",
     "start_agent",
     "stop",

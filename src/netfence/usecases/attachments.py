@@ -126,7 +126,12 @@ class AttachmentPreview:
 
     @property
     def warnings(self) -> list[str]:
-        return [n.message for n in self.changes.refusals]
+        """Refusals of the plan, then the pitfalls of the change (found with its effect
+        on traffic, from as much of the cluster as the caller may read), with their fix."""
+        found = self.impact.warnings if isinstance(self.impact, connectivity.Impact) else ()
+        return [n.message for n in self.changes.refusals] + [
+            f"{f.message}; fix: {f.fix}" for f in found
+        ]
 
 
 async def preview(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from netfence.core import conversion, errors, naming, templates
 from netfence.core.endpoints import Endpoint
-from netfence.core.evaluation import impacts, matrices, pitfalls
+from netfence.core.evaluation import impacts, matrices, pitfalls, template_pitfalls
 from netfence.core.evaluation.evaluators import Evaluator
 from netfence.core.evaluation.namespace_matrices import NamespaceMatrix, namespace_matrix
 from netfence.core.evaluation.verdicts import Verdict
@@ -233,6 +233,8 @@ class ChangePreview:
     deleted: tuple[str, ...]
     impact: impacts.ImpactReport
     refusals: tuple[Notice, ...] = ()
+    # Pitfalls of the change: ports that open nothing, egress newly isolated.
+    warnings: tuple[pitfalls.Finding, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +244,7 @@ class Impact:
     report: impacts.ImpactReport
     complete: bool
     notes: tuple[str, ...]
+    warnings: tuple[pitfalls.Finding, ...] = ()
 
 
 async def impact_of(
@@ -257,23 +260,28 @@ async def impact_of(
         found = await scoped(reader, [namespace])
     except (errors.AccessDenied, errors.ClusterError) as e:
         return f"The effect on connectivity could not be computed: {e}"
-    report = await asyncio.to_thread(lambda: preview(found.inventory).impact)
-    return Impact(report, found.complete, found.notes)
+    computed = await asyncio.to_thread(preview, found.inventory)
+    return Impact(computed.impact, found.complete, found.notes, computed.warnings)
 
 
 def preview_plan(inventory: Inventory, plan: Plan) -> ChangePreview:
     """The policies a plan creates and deletes, and its effect on traffic."""
     deleted = {(s.namespace, s.name) for s in plan.steps if isinstance(s, DeletePolicy)}
     applied = [s for s in plan.steps if isinstance(s, ApplyPolicy)]
-    replaced = {(s.namespace, s.name) for s in applied}
-    after = [p for p in inventory.policies if (p.namespace, p.name) not in deleted | replaced]
-    after += [conversion.policy_from(s.manifest) for s in applied]
     return ChangePreview(
         created=tuple(s.manifest for s in applied if not s.exists),
         deleted=tuple(sorted(name for _, name in deleted)),
-        impact=_impact(inventory, after),
+        impact=_impact(inventory, _policies_after(inventory, plan)),
         refusals=plan.refusals,
     )
+
+
+def _policies_after(inventory: Inventory, plan: Plan) -> list[Policy]:
+    deleted = {(s.namespace, s.name) for s in plan.steps if isinstance(s, DeletePolicy)}
+    applied = [s for s in plan.steps if isinstance(s, ApplyPolicy)]
+    replaced = {(s.namespace, s.name) for s in applied}
+    after = [p for p in inventory.policies if (p.namespace, p.name) not in deleted | replaced]
+    return after + [conversion.policy_from(s.manifest) for s in applied]
 
 
 def attachment_plan(
@@ -286,6 +294,17 @@ def attachment_plan(
     netfence_namespace: str,
 ) -> Plan:
     """The plan the controller would make once the template label is set (or removed)."""
+    return plan_namespace(
+        _labelled(state, ref, template, attach=attach),
+        catalog,
+        netfence_namespace=netfence_namespace,
+    )
+
+
+def _labelled(
+    state: NamespaceState, ref: WorkloadRef, template: str, *, attach: bool
+) -> NamespaceState:
+    """The namespace once the template label is set on (or removed from) the controller."""
     workload = next((w for w in state.workloads if w.ref == ref), None)
     if workload is None:
         raise errors.NotFound(f"there is no {ref} in namespace {state.name}")
@@ -297,11 +316,7 @@ def attachment_plan(
         labels.pop(key, None)
     changed = dataclasses.replace(workload, labels=labels)
     workloads = [changed if w.ref == ref else w for w in state.workloads]
-    return plan_namespace(
-        dataclasses.replace(state, workloads=workloads),
-        catalog,
-        netfence_namespace=netfence_namespace,
-    )
+    return dataclasses.replace(state, workloads=workloads)
 
 
 def preview_attachment(
@@ -314,11 +329,61 @@ def preview_attachment(
     attach: bool,
     netfence_namespace: str,
 ) -> ChangePreview:
-    """Attaching a template to a controller, or detaching it, as the controller would plan it."""
+    """Attaching a template to a controller, or detaching it, as the controller would plan
+    it; an attach also says what it opens that the pods do not declare, and which
+    connections of the controller it newly denies (with the templates that restore them)."""
     plan = attachment_plan(
         state, ref, template, catalog, attach=attach, netfence_namespace=netfence_namespace
     )
-    return preview_plan(inventory, plan)
+    preview = preview_plan(inventory, plan)
+    if not attach:
+        return preview
+    units = inventory.units()
+    created = [conversion.policy_from(m) for m in preview.created]
+    warnings = template_pitfalls.ports_opening_nothing_in(created, units, inventory.namespaces)
+    controller = next(
+        (e for e in units if e.key == f"{state.name}/{ref.kind.value}/{ref.name}"), None
+    )
+    lost = [c for c in preview.impact.newly_denied if controller and c.source.key == controller.key]
+    if controller is not None and lost:
+        restorers = _restorers(
+            inventory, state, ref, template, catalog, lost, netfence_namespace=netfence_namespace
+        )
+        warnings.append(template_pitfalls.egress_isolation(controller, template, lost, restorers))
+    return dataclasses.replace(preview, warnings=tuple(warnings))
+
+
+def _restorers(
+    inventory: Inventory,
+    state: NamespaceState,
+    ref: WorkloadRef,
+    template: str,
+    catalog: templates.Catalog,
+    lost: Sequence[impacts.Connection],
+    *,
+    netfence_namespace: str,
+) -> dict[str, tuple[impacts.Connection, ...]]:
+    """Per template of the catalog not attached yet, the lost connections it would restore
+    if attached as well."""
+    attached = _labelled(state, ref, template, attach=True)
+    workload = next(w for w in attached.workloads if w.ref == ref)
+    units = inventory.units()
+    found: dict[str, tuple[impacts.Connection, ...]] = {}
+    for name in catalog.templates:
+        if name in workload.attached_templates:
+            continue
+        plan = attachment_plan(
+            attached, ref, name, catalog, attach=True, netfence_namespace=netfence_namespace
+        )
+        restored = template_pitfalls.still_allowed(
+            lost,
+            endpoints=units,
+            namespaces=inventory.namespaces,
+            policies=_policies_after(inventory, plan),
+        )
+        if restored:
+            found[name] = restored
+    return found
 
 
 def preview_policy_update(

@@ -22,6 +22,7 @@ from netfence.core import templates
 from netfence.core.manifests import Inventory
 from netfence.core.objects import Backup, JsonDict, Policy, WorkloadRef
 from netfence.core.planning import NamespaceState, Notice, WriteBackup
+from netfence.core.probes import Observation
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +163,18 @@ class Identity(Protocol):
         ...
 
 
+class Prober(Protocol):
+    """Real connections from inside pods: one adapter per kind of cluster that can run
+    them (the local cluster's node agent today; docs/probe.md for an in-cluster runner)."""
+
+    async def probe(
+        self, source: str, address: str, port: int, protocol: str, timeout: float
+    ) -> Observation:
+        """One fresh connection from inside pod ``source`` (``namespace/name``) to
+        ``address:port``; NotFound when this prober cannot run in that pod."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Cluster:
     """Every port a person's use case reaches the cluster through, acting as that person."""
@@ -171,6 +184,8 @@ class Cluster:
     authorizer: Authorizer
     identity: Identity
     netfence_namespace: str
+    # None where no adapter can open connections from inside the cluster's pods.
+    prober: Prober | None = None
 
 
 class PolicyWriter(Protocol):

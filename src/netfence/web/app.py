@@ -25,6 +25,7 @@ from netfence.web.routes import (
     events,
     namespaces,
     previews,
+    probes,
     session,
     templates,
 )
@@ -70,7 +71,16 @@ def create_app(settings: WebSettings, connector: Connector) -> FastAPI:
     errors.install(app)
     if settings.allowed_hosts != ("*",):
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
-    for module in (session, namespaces, controllers, previews, connectivity, templates, events):
+    for module in (
+        session,
+        namespaces,
+        controllers,
+        previews,
+        connectivity,
+        probes,
+        templates,
+        events,
+    ):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -185,6 +185,8 @@ _LOCAL_KINDS = frozenset(
         pitfalls.Kind.NO_DNS,
         pitfalls.Kind.POLICY_SELECTS_NOTHING,
         pitfalls.Kind.OR_WHERE_AND,
+        pitfalls.Kind.NON_CANONICAL_CIDR,
+        pitfalls.Kind.PORTS_MATCH_NOTHING,
     }
 )
 _OWN_NAMESPACE_PEER = "a podSelector alone means the policy's own"

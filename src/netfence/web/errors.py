@@ -37,6 +37,7 @@ _STATUS: dict[type[errors.NetfenceError], int] = {
     errors.InvalidTemplate: 422,
     errors.Rejected: 422,
     errors.Refused: 400,
+    errors.Unavailable: 409,
     errors.ClusterError: 502,
 }
 

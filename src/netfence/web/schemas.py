@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from netfence.core import templates
@@ -329,3 +331,40 @@ class FindingList(BaseModel):
 # The previews above refer to Impact, defined further down.
 EnablePreview.model_rebuild()
 UpdatePreview.model_rebuild()
+
+
+class ProbingAvailability(BaseModel):
+    available: bool
+    reason: str | None = None
+
+
+class ProbeResultView(BaseModel):
+    source: str
+    destination: str
+    address: str
+    port: int
+    protocol: str
+    predicted: str
+    observed: str
+    answer: str | None
+    attempts: int
+    seconds: float
+    agrees: bool
+    sourceUnit: str | None = None  # noqa: N815 - the documented JSON name (docs/probe.md)
+    destinationUnit: str | None = None  # noqa: N815
+    explanation: dict[str, Any] | None = None
+
+
+class ProbeRun(BaseModel):
+    """`netfence probe -o json` for one namespace, one pod per controller (docs/probe.md)."""
+
+    probedAt: str  # noqa: N815
+    seconds: float
+    timeoutSeconds: float  # noqa: N815
+    parallel: int
+    scope: dict[str, Any]
+    namespaces: list[str]
+    summary: dict[str, float]
+    results: list[ProbeResultView]
+    notProbed: list[dict[str, str]]  # noqa: N815
+    notes: list[str]

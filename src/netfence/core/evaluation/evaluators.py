@@ -12,7 +12,14 @@ Semantics are those of networking.k8s.io/v1 (see `targets` for the field rules):
 * a pod no policy of a direction selects is not isolated in that direction: all allowed;
 * an isolated pod allows what at least one rule of one selecting policy allows;
 * ipBlock peers are matched against pod IPs; an endpoint without IP matches none;
-* a pod reaching itself is a pair like any other (see `Verdict.notes`).
+* a pod always reaches itself, whatever its policies say: the Kubernetes documentation
+  says a pod cannot block access to itself, and on the wire a connection to its own IP
+  goes over its own loopback and never meets the enforcer (`Verdict.itself`). A
+  controller's endpoint standing for several pods is not a pod: the policies decide
+  between two of its pods;
+* traffic between a pod and its own node (kubelet probes, host-network pods there) is
+  always allowed; nodes are no endpoints, so it is never a row or column of a matrix
+  (docs/connectivity.md says so, and `probe` never probes it).
 
 Every namespace carries the label `kubernetes.io/metadata.name: <name>`, which the API
 server sets; it is added here when missing, so files and a live cluster agree. A namespace
@@ -139,11 +146,11 @@ class Evaluator:
         egress = self.side(Direction.EGRESS, source, destination, port, protocol)
         ingress = self.side(Direction.INGRESS, source, destination, port, protocol)
         notes: list[str] = []
-        if source == destination:
+        itself = source == destination and self.endpoints[source].is_pod
+        if source == destination and not itself:
             notes.append(
-                "a pod reaching itself through its own IP is evaluated like any other pair, as "
-                "the Kubernetes API defines it; some network plugins always allow it "
-                "(kubernetes/kubernetes#95879), and traffic over localhost is never filtered"
+                f"{self.endpoints[source]} stands for its pods: this is one of them reaching "
+                "another, which its policies decide; a pod reaching itself is always allowed"
             )
         for side, other in ((egress, destination), (ingress, source)):
             endpoint = self.endpoints[other]
@@ -158,6 +165,7 @@ class Evaluator:
             egress=egress,
             ingress=ingress,
             notes=tuple(dict.fromkeys(notes)),
+            itself=itself,
         )
 
     def _faces_ip_blocks(self, side: Side) -> bool:

@@ -9,6 +9,10 @@ the egress rules of the policies selecting `s` of (rule peers & destinations who
 matches k); and `ingress(s, k)` is the destinations not isolated for ingress, plus, for
 every ingress rule whose peers include `s`, the pods its policy selects whose port matches.
 
+A pod always reaches itself (see `evaluators`): bit s of row(s, k) is set for every pod
+s declaring k, whatever its policies say; a controller's endpoint stands for several pods
+and gets no such bit.
+
 Two sources selected by the same egress policies and included in the same ingress rules
 have the same row, so rows are computed once per such signature and shared; the work
 grows with the number of distinct signatures and rules, not with the square of the pods.
@@ -74,13 +78,17 @@ def compute(evaluator: Evaluator) -> Matrix:
     open_to_all = everyone & ~_ingress_isolated(evaluator)
 
     # row(s, k) = egress & ingress & declared, once per distinct pair of signatures.
-    rows: dict[PortKey, Sequence[int]] = {}
+    rows: dict[PortKey, list[int]] = {}
     for key in ports.keys:
         egress_rows = _egress_rows(key, signatures.egress, egress_allows, everyone)
         ingress_rows = _ingress_rows(key, signatures.ingress, opens, inclusion.wide, open_to_all)
         mask = ports.declared[key]
         pair_rows = [egress_rows[e] & ingress_rows[i] & mask for e, i in signatures.pairs]
         rows[key] = [pair_rows[p] for p in signatures.pair_of]
+    for position, endpoint in enumerate(evaluator.endpoints):
+        if endpoint.is_pod:
+            for key in endpoint.declared():
+                rows[key][position] |= 1 << position
     return Matrix(
         endpoints=evaluator.endpoints, keys=ports.keys, declared=ports.declared, rows=rows
     )

@@ -8,7 +8,10 @@ Each finding names the objects involved and the fix:
 * a policy whose podSelector selects no pod, so it protects nothing;
 * a peer list that ORs where AND was likely meant: `- namespaceSelector` and `- podSelector`
   as two entries instead of one;
-* no network plugin that enforces NetworkPolicy, so no policy has any effect.
+* no network plugin that enforces NetworkPolicy, so no policy has any effect;
+* a CIDR with host bits set (stored before strict validation), read as its network;
+* an ingress rule whose ports match no port the pods it selects declare, so it opens
+  nothing they declare (`template_pitfalls`, which also holds what an attach preview warns).
 
 Pod selectors are judged against pods and against the pod templates of controllers, so a
 policy written before its pods run is not reported; namespaces without any pod or
@@ -17,48 +20,18 @@ controller are not judged at all. Purely computational, no side effects.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Final, TypedDict
+from typing import Final
 
-from netfence.core import selectors
+from netfence.core import cidrs, selectors
 from netfence.core.endpoints import ContainerPort, Endpoint
+from netfence.core.evaluation import template_pitfalls
 from netfence.core.evaluation.evaluators import NAME_LABEL, Evaluator
+from netfence.core.evaluation.findings import Finding, FindingJson, Kind
 from netfence.core.evaluation.targets import Direction, Peer, Target
 from netfence.core.objects import Namespace, Policy, Workload
 
-
-class Kind(enum.StrEnum):
-    NO_DNS = "egress-without-dns"
-    NAMESPACES_MATCH_NOTHING = "namespace-selector-matches-nothing"
-    PODS_MATCH_NOTHING = "pod-selector-matches-nothing"
-    POLICY_SELECTS_NOTHING = "policy-selects-no-pods"
-    OR_WHERE_AND = "peers-ored-where-and-was-likely-meant"
-    NO_ENFORCING_PLUGIN = "no-networkpolicy-enforcing-plugin"
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    kind: Kind
-    message: str
-    objects: tuple[str, ...]
-    fix: str
-
-    def as_json(self) -> FindingJson:
-        return {
-            "kind": self.kind.value,
-            "message": self.message,
-            "objects": list(self.objects),
-            "fix": self.fix,
-        }
-
-
-class FindingJson(TypedDict):
-    kind: str
-    message: str
-    objects: list[str]
-    fix: str
+__all__ = ["Finding", "FindingJson", "Kind", "find"]
 
 
 # Network plugins that enforce NetworkPolicy, recognised by the names of their DaemonSets
@@ -120,6 +93,8 @@ def find(
     findings = _without_dns(evaluator, dns or [_DNS_STAND_IN], len(endpoints))
     findings += _selectors_matching_nothing(evaluator, len(known))
     findings += _or_where_and(evaluator.targets)
+    findings += _non_canonical_cidrs(policies)
+    findings += template_pitfalls.ports_opening_nothing(evaluator, policies, len(known))
     if look_for_plugin:
         findings += _no_enforcing_plugin(workloads, known)
     return sorted(findings, key=lambda f: (list(Kind).index(f.kind), f.objects))
@@ -310,6 +285,22 @@ def _or_where_and(targets: Iterable[Target]) -> list[Finding]:
                         )
                     )
     return findings
+
+
+def _non_canonical_cidrs(policies: Sequence[Policy]) -> list[Finding]:
+    return [
+        Finding(
+            kind=Kind.NON_CANONICAL_CIDR,
+            message=(
+                f"NetworkPolicy {found.policy} {found.field} is {found.written!r}, which is not "
+                f"a canonical CIDR: it means {found.network} (so netfence analyses it), and API "
+                "servers with strict CIDR validation refuse it when the policy is written again"
+            ),
+            objects=(f"NetworkPolicy {found.policy}",),
+            fix=f"write {found.network} in {found.field}",
+        )
+        for found in cidrs.non_canonical(policies)
+    ]
 
 
 def _shape(peer: Peer) -> str:

@@ -28,8 +28,10 @@ def allowed(
     """Whether egress at the source and ingress at the destination both allow it.
 
     `namespace_labels` must hold every namespace of the endpoints, with the API server's
-    `kubernetes.io/metadata.name` label.
+    `kubernetes.io/metadata.name` label. A pod always reaches itself.
     """
+    if source.is_pod and source.key == destination.key:
+        return True
     egress = _direction_allows(
         "Egress", source, destination, destination, port, protocol, policies, namespace_labels
     )

@@ -121,19 +121,30 @@ class Verdict:
     protocol: str
     egress: Side
     ingress: Side
-    # Caveats that bear on this verdict: self traffic, ipBlocks facing an endpoint without IP.
+    # Caveats that bear on this verdict: node traffic, ipBlocks facing an endpoint without IP.
     notes: tuple[str, ...] = ()
+    # A pod reaching itself: always allowed, whatever `egress` and `ingress` say.
+    itself: bool = False
 
     @property
     def allowed(self) -> bool:
-        return self.egress.allowed and self.ingress.allowed
+        return self.itself or (self.egress.allowed and self.ingress.allowed)
 
     def headline(self) -> str:
         word = "allowed" if self.allowed else "denied"
         return f"{self.source} → {self.destination} on {self.port}/{self.protocol}: {word}"
 
     def reasons(self) -> list[str]:
-        lines = self.egress.reasons(peer_word="destination")
+        lines: list[str] = []
+        if self.itself:
+            lines.append(
+                f"{self.source} reaches itself, which is always allowed: a pod cannot block "
+                "access to itself (Kubernetes documentation, Network Policies), and a "
+                "connection to its own IP stays on its loopback, never meeting the enforcer"
+            )
+            if self.egress.isolated or self.ingress.isolated:
+                lines.append("what its policies say does not apply here; for another pod:")
+        lines.extend(self.egress.reasons(peer_word="destination"))
         lines.extend(self.ingress.reasons(peer_word="source"))
         lines.extend(f"note: {n}" for n in self.notes)
         return lines
@@ -145,6 +156,7 @@ class Verdict:
             "port": self.port,
             "protocol": self.protocol,
             "allowed": self.allowed,
+            "itself": self.itself,
             "egress": self.egress.as_json(),
             "ingress": self.ingress.as_json(),
             "reasons": self.reasons(),
@@ -175,6 +187,7 @@ class VerdictJson(TypedDict):
     port: int
     protocol: str
     allowed: bool
+    itself: bool
     egress: SideJson
     ingress: SideJson
     reasons: list[str]

@@ -91,6 +91,8 @@ export const api = {
 
   connectivity: (ns) => request("GET", `/namespaces/${enc(ns)}/connectivity`),
   findings: (ns) => request("GET", `/namespaces/${enc(ns)}/findings`),
+  probing: () => request("GET", "/probing"),
+  probe: (ns) => request("POST", `/namespaces/${enc(ns)}/probe`),
   explain: (source, destination, port, protocol = "TCP") =>
     request("GET", `/connectivity/explain?source=${enc(source)}&destination=${enc(destination)}&port=${enc(port)}&protocol=${enc(protocol)}`),
 

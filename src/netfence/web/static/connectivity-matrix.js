@@ -30,13 +30,13 @@ export function legend() {
   );
 }
 
-function cellButton(verdict, label, { isSelected, onClick, extra }) {
+function cellButton(verdict, label, { isSelected, onClick, extra, probed }) {
   const v = VERDICTS[verdict] || VERDICTS.denied;
   return h(
     "button",
     {
       type: "button",
-      class: ["cell", `cell-${verdict}`, isSelected && "is-selected"],
+      class: ["cell", `cell-${verdict}`, isSelected && "is-selected", probed && `cell-${probed}`],
       "aria-label": label,
       "aria-pressed": isSelected ? "true" : "false",
       title: label,
@@ -44,7 +44,18 @@ function cellButton(verdict, label, { isSelected, onClick, extra }) {
     },
     h("span", { class: "cell-mark", "aria-hidden": "true", text: v.mark }),
     extra ? h("span", { class: "cell-extra", "aria-hidden": "true", text: extra }) : null,
+    probed ? h("span", { class: "cell-probe", "aria-hidden": "true", text: probed === "disagrees" ? "!" : "●" }) : null,
   );
+}
+
+// What a probe observed for one cell: "agrees", "disagrees" or null (not probed), and words.
+export function probedCell(probe, source, destination) {
+  const results = probe ? probe.byCell.get(`${source}|${destination}`) : null;
+  if (!results || !results.length) return { probed: null, words: "" };
+  const wrong = results.filter((r) => !r.agrees);
+  const observed = results.map((r) => `${r.port}/${r.protocol} ${r.observed}`).join(", ");
+  if (wrong.length) return { probed: "disagrees", words: ` · probe disagrees: observed ${observed}` };
+  return { probed: "agrees", words: ` · probe agrees: observed ${observed}` };
 }
 
 const headLabel = (e) => h("span", { class: "head-label" }, h("span", { class: "ep-kind", text: e.kind }), h("span", { class: "head-name", text: e.name }));
@@ -78,7 +89,7 @@ function cellLabel(m, i, j) {
 }
 
 function endpointRow(m, i, columns) {
-  const { matrix, selected, onSelect } = m;
+  const { matrix, selected, onSelect, probe } = m;
   const endpoints = matrix.endpoints;
   return h(
     "tr",
@@ -86,7 +97,8 @@ function endpointRow(m, i, columns) {
     h("th", { class: "row-head", scope: "row", title: endpoints[i].id }, headLabel(endpoints[i])),
     columns.map((j) => {
       const isSelected = selected && selected.source === endpoints[i].id && selected.destination === endpoints[j].id;
-      return h("td", { class: "cell-td" }, cellButton(matrix.rows[i].verdicts[j], cellLabel(m, i, j), { isSelected, onClick: () => onSelect(endpoints[i].id, endpoints[j].id) }));
+      const { probed, words } = probedCell(probe, endpoints[i].id, endpoints[j].id);
+      return h("td", { class: "cell-td" }, cellButton(matrix.rows[i].verdicts[j], cellLabel(m, i, j) + words, { isSelected, probed, onClick: () => onSelect(endpoints[i].id, endpoints[j].id) }));
     }),
   );
 }
@@ -118,7 +130,7 @@ function matchingEndpoints(endpoints, q) {
 }
 
 // What the matrix card shows under its legend. `m`: { matrix, ns, selected, filterText,
-// onSelect(source, destination) }.
+// onSelect(source, destination), probe (the last probe's results, or null) }.
 export function matrixContent(m) {
   const { matrix, filterText } = m;
   const endpoints = matrix.endpoints;

@@ -95,13 +95,28 @@ function explanationView(x, ns) {
 
 const cannotExplain = (message) => banner("warn", message, { title: "Could not explain this connection" });
 
-function portSection(source, destination, port, { ns, ask }) {
+// What the last probe met on this port, beside the prediction.
+function observedLine(r) {
+  const through = r.observed === "connected" || r.observed === "refused";
+  const said = r.answer ? ` (${r.answer} answered)` : r.observed === "refused" ? " (allowed, nothing listening)" : "";
+  const tries = r.attempts > 1 ? `, ${r.attempts} tries` : "";
+  return h(
+    "p",
+    { class: ["probe-line", r.agrees ? "probe-agrees" : "probe-disagrees"] },
+    h("span", { class: ["verdict-pill", through ? "is-allowed" : "is-denied"] }, h("span", { "aria-hidden": "true", text: r.agrees ? "●" : "!" }), `Observed ${r.observed}`),
+    h("span", { text: ` from ${r.source} to ${r.destination} (${r.address})${said}${tries}: ` }),
+    h("strong", { text: r.agrees ? "as predicted." : `the prediction was ${r.predicted}.` }),
+  );
+}
+
+function portSection(source, destination, port, { ns, ask, probed }) {
   const x = ask(source, destination, String(port.port), port.protocol);
   let content;
   if (x === null || x === undefined) content = loading("Working out why…");
   else if (x.error) content = cannotExplain(x.error);
   else content = explanationView(x, ns);
-  return h("section", { class: "port-section", "aria-label": `Port ${portText(port)}` }, h("h3", { class: "port-title", text: `Port ${portText(port)}` }), content);
+  const seen = probed ? probed(source, destination, port.port, port.protocol) : null;
+  return h("section", { class: "port-section", "aria-label": `Port ${portText(port)}` }, h("h3", { class: "port-title", text: `Port ${portText(port)}` }), seen ? observedLine(seen) : null, content);
 }
 
 // The destination declares no port: a small form asks about any.

@@ -6,7 +6,7 @@
 
 import { api } from "./api.js";
 import { h, icon, replace, plural } from "./dom.js";
-import { banner, card, pageHeader } from "./ui.js";
+import { banner, button, card, pageHeader } from "./ui.js";
 import { findingsList } from "./impact.js";
 import { namespaceHref, rememberNamespace } from "./parts.js";
 import { OTHERS, legend, matrixContent } from "./connectivity-matrix.js";
@@ -29,7 +29,61 @@ function newState(ns) {
     data: null,
     selected: null, // { source: id | OTHERS, destination: id, example?: id }
     explained: new Map(), // "source|destination|port|protocol" -> explanation or {error}
+    probing: null, // { available, reason } once asked
+    probe: null, // the last probe: { run, byCell, byPort }, kept until the next one
+    probeBusy: false,
+    probeError: null,
   };
+}
+
+// --- probing -------------------------------------------------------------------------------
+
+function indexProbe(run) {
+  const byCell = new Map();
+  const byPort = new Map();
+  for (const r of run.results) {
+    const source = r.sourceUnit || r.source;
+    const destination = r.destinationUnit || r.destination;
+    const cell = `${source}|${destination}`;
+    if (!byCell.has(cell)) byCell.set(cell, []);
+    byCell.get(cell).push(r);
+    byPort.set(`${cell}|${r.port}|${r.protocol}`, r);
+  }
+  return { run, byCell, byPort };
+}
+
+function runProbe(s) {
+  s.probeBusy = true;
+  s.probeError = null;
+  draw(s);
+  api
+    .probe(s.ns)
+    .then((run) => {
+      s.probe = indexProbe(run);
+    })
+    .catch((error) => {
+      s.probeError = error.message;
+    })
+    .finally(() => {
+      s.probeBusy = false;
+      if (s.data) draw(s);
+    });
+}
+
+function probeBanner(s) {
+  if (s.probeError) return banner("danger", s.probeError, { title: "The probe failed" });
+  if (!s.probe) return null;
+  const { run } = s.probe;
+  const at = new Date(run.probedAt).toLocaleTimeString();
+  const sum = run.summary;
+  const text = `Probed at ${at}: ${sum.probed} connections in ${run.seconds.toFixed(1)}s, ${sum.agree} as predicted, ${sum.disagree} not (${sum.connected} connected, ${sum.refused} refused, ${sum.dropped} dropped). Cells marked ● agree, ! disagree: click one to compare.`;
+  const skipped = run.notProbed.length ? ` Not probed: ${run.notProbed.map((n) => `${n.endpoint} (${n.reason})`).join(", ")}.` : "";
+  return banner(sum.disagree ? "warn" : "ok", text + skipped, { title: sum.disagree ? "The wire disagrees" : "The wire agrees" });
+}
+
+function probeAction(s) {
+  if (!s.probing || !s.probing.available) return null;
+  return button(s.probeBusy ? "Probing…" : s.probe ? "Probe again" : "Probe", { iconName: "search", disabled: s.probeBusy, title: "Open real connections between one pod of each controller, beside the prediction", onClick: () => runProbe(s) });
 }
 
 // --- what a click does ---------------------------------------------------------------------
@@ -72,7 +126,7 @@ function ask(s, source, destination, port, protocol) {
 // --- drawing -------------------------------------------------------------------------------
 
 function drawMatrix(s) {
-  replace(s.matrixSlot, matrixContent({ matrix: s.data.matrix, ns: s.ns, selected: s.selected, filterText: s.filter.value, onSelect: (source, destination) => select(s, source, destination) }));
+  replace(s.matrixSlot, matrixContent({ matrix: s.data.matrix, ns: s.ns, selected: s.selected, filterText: s.filter.value, probe: s.probe, onSelect: (source, destination) => select(s, source, destination) }));
 }
 
 // The selected cell's endpoints, or null when one of them is gone from the matrix.
@@ -102,6 +156,7 @@ function drawPanel(s) {
     ask: (source, destination, port, protocol) => ask(s, source, destination, port, protocol),
     onExample: (id) => chooseExample(s, id),
     onClose: () => closeWhy(s),
+    probed: (source, destination, port, protocol) => (s.probe ? s.probe.byPort.get(`${source}|${destination}|${port}|${protocol}`) || null : null),
   };
   replace(s.panel, whyCard(pair, handlers));
 }
@@ -124,9 +179,10 @@ function draw(s) {
     pageHeader({
       title: "Connectivity",
       subtitle: `Who may open a connection to whom in ${s.ns}, on the ports each controller declares, as its NetworkPolicies decide. Click a cell to see why.`,
-      actions: [h("a", { class: "btn btn-secondary", href: namespaceHref(s.ns) }, icon("shield"), h("span", { text: "Namespace view" }))],
+      actions: [probeAction(s), h("a", { class: "btn btn-secondary", href: namespaceHref(s.ns) }, icon("shield"), h("span", { text: "Namespace view" }))].filter(Boolean),
     }),
     matrix.notes.map((n) => banner("info", n, { title: "Partial view" })),
+    probeBanner(s),
     findings && findings.findings ? findingsList(findings.findings) : null,
     // A wide matrix takes the whole width, with the explanation under it.
     h("div", { class: ["conn-layout", matrix.endpoints.length > 5 && "conn-stacked"] }, matrixCard(s), s.panel),
@@ -137,8 +193,10 @@ function draw(s) {
 
 // --- the view ------------------------------------------------------------------------------
 
-async function load(ns) {
-  const [matrix, findings] = await Promise.all([api.connectivity(ns), api.findings(ns).catch(() => null)]);
+async function load(ns, s) {
+  const asked = s.probing ? Promise.resolve(s.probing) : api.probing().catch(() => ({ available: false }));
+  const [matrix, findings, probing] = await Promise.all([api.connectivity(ns), api.findings(ns).catch(() => null), asked]);
+  s.probing = probing;
   rememberNamespace(ns);
   return { matrix, findings };
 }
@@ -151,7 +209,7 @@ export function connectivityView([ns]) {
     title: `Connectivity · ${ns}`,
     crumbs: [{ label: "Network Policies", href: "#/namespaces" }, { label: ns, href: namespaceHref(ns) }, { label: "Connectivity" }],
     pollMs: POLL_MS,
-    load: () => load(ns),
+    load: () => load(ns, s),
     render(d) {
       s.data = d;
       s.explained = new Map(); // policies may have changed: explanations are asked again
