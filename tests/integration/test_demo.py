@@ -6,11 +6,10 @@ running."""
 from __future__ import annotations
 
 import os
-import selectors
 import signal
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,21 +73,23 @@ def _ours(directory: Path) -> list[str]:
 
 
 def _read_until(process: subprocess.Popen[str], needles: tuple[str, ...], timeout: float) -> str:
-    """What ``process`` printed up to the first line holding one of ``needles``."""
+    """What ``process`` printed up to the first line holding one of ``needles`` (or the
+    timeout). A thread reads every line until the end, so the process never blocks on a
+    full pipe; select() on the pipe would miss lines already in the reader's buffer."""
     assert process.stdout is not None
+    stream = process.stdout
     seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=1.0):
-                continue
-            line = process.stdout.readline()
-            if not line:
-                break  # it exited
+    found = threading.Event()
+
+    def pump() -> None:
+        for line in stream:
             seen.append(line)
             if any(needle in line for needle in needles):
-                return "".join(seen)
+                found.set()
+        found.set()  # it exited
+
+    threading.Thread(target=pump, daemon=True).start()
+    found.wait(timeout)
     return "".join(seen)
 
 
