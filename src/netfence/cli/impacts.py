@@ -44,7 +44,9 @@ def print_report(report: ImpactReport) -> None:
         more = f" and {len(report.without_ports) - 5} more" if len(report.without_ports) > 5 else ""
         out.print(
             Text(
-                f"  not covered: {names}{more} declare no container port; "
+                f"  not covered: {names}{more} "
+                f"{'declares' if len(report.without_ports) == 1 else 'declare'} no container "
+                "port; "
                 "ask about one port with netfence explain",
                 style="dim",
             ),

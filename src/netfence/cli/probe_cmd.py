@@ -14,10 +14,11 @@ from typing import Annotated
 
 import typer
 import yaml
-from rich.table import Table
 from rich.text import Text
 
+from netfence.cli import connectivity_output
 from netfence.cli.context import EXIT_FINDINGS, err, fail, out, run, settings
+from netfence.cli.output import Cell, Column, Output, print_table
 from netfence.usecases import probing
 
 DISAGREEMENT_EXIT = EXIT_FINDINGS  # docs/cli.md: 3, a command that found problems
@@ -191,6 +192,10 @@ def _print_disagreement(result: probing.Probed) -> None:
             out.print(Text(f"      {line}"), highlight=False)
 
 
+NAMED_COLUMNS = connectivity_output.NAMED_COLUMNS
+TABLE_OUTPUT = Output()
+
+
 def _print_matrices(report: probing.ProbeReport) -> None:
     by_port: dict[tuple[int, str], dict[tuple[str, str], probing.Probed]] = {}
     for result in report.results:
@@ -206,28 +211,26 @@ def _print_matrices(report: probing.ProbeReport) -> None:
     )
     for (port, protocol), cells in sorted(by_port.items()):
         destinations = sorted({d for _, d in cells})
-        table = Table(
-            title=f"[bold]{port}/{protocol}[/]", title_justify="left", box=None, pad_edge=False,
-            header_style="bold",
-        )  # fmt: skip
-        table.add_column("#")
-        table.add_column("SOURCE \\ DESTINATION")
-        for destination in destinations:
-            table.add_column(number.get(destination, destination))
+        # Destinations by name while few (as the connectivity table), else by row number;
+        # plain aligned columns, never wrapped nor cut, as every table of the CLI.
+        named = len(destinations) <= NAMED_COLUMNS
+        headings = [d if named else number.get(d, d) for d in destinations]
+        columns = [Column("SOURCE" if named else "SOURCE \\ DESTINATION")]
+        columns = [*([] if named else [Column("#")]), *columns, *map(Column, headings)]
+        rows: list[list[Cell]] = []
         for source in sources:
-            row = [number[source], source]
-            for destination in destinations:
-                found = cells.get((source, destination))
-                row.append(_cell(found))
-            table.add_row(*row)
+            row: list[Cell] = [source] if named else [number[source], source]
+            row += [_cell(cells.get((source, destination))) for destination in destinations]
+            rows.append(row)
         out.print()
-        out.print(table)
+        out.print(Text(f"{port}/{protocol}", style="bold"), highlight=False)
+        print_table(columns, rows, TABLE_OUTPUT)
 
 
-def _cell(result: probing.Probed | None) -> str:
+def _cell(result: probing.Probed | None) -> Cell:
     if result is None:
-        return ""
+        return "-"
     through = result.observed.allowed
     if result.agrees:
-        return "[green]✓[/]" if through else "[dim]✗[/]"
-    return "[bold red]!✓[/]" if through else "[bold red]!✗[/]"
+        return ("✓", "green") if through else ("✗", "dim")
+    return ("!✓", "bold red") if through else ("!✗", "bold red")
