@@ -10,6 +10,7 @@ from netfence.core import naming, templates
 from netfence.core.default_templates import DEFAULT_TEMPLATES
 from netfence.core.evaluation import pitfalls
 from netfence.core.objects import WorkloadRef
+from netfence.core.policies import baseline_policies
 from netfence.usecases import connectivity as analysis
 from tests.core.clusters import namespace, pod, policies
 from tests.usecases.test_connectivity import deployment, inventory, state_of
@@ -22,30 +23,7 @@ egress:
   - port: 8080
 """
 CATALOG = templates.parse_catalog({**DEFAULT_TEMPLATES, "api-client": API_CLIENT})
-BASELINE = [
-    {
-        **p,
-        "metadata": {
-            **p["metadata"],
-            "labels": {
-                naming.MANAGED_BY_LABEL: naming.MANAGED_BY_VALUE,
-                naming.ROLE_LABEL: "baseline",
-            },
-        },
-    }
-    for p in policies("""
-kind: NetworkPolicy
-metadata: {name: deny-all-ingress, namespace: shop}
-spec: {podSelector: {}, policyTypes: [Ingress]}
----
-kind: NetworkPolicy
-metadata: {name: allow-namespace-communication, namespace: shop}
-spec:
-  podSelector: {}
-  policyTypes: [Ingress]
-  ingress: [{from: [{podSelector: {}}]}]
-""")
-]
+BASELINE = list(baseline_policies("shop"))  # what netfence creates in a managed namespace
 
 
 def shop(*more: Any, attached: tuple[str, ...] = ()) -> Any:
