@@ -12,6 +12,7 @@ stopped (`controller`, `serve`) must come up, then stop cleanly on Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import socket
@@ -20,9 +21,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from lightkube import AsyncClient
+from lightkube import ApiError, AsyncClient
+from lightkube.resources.core_v1 import Node
 
-from netfence.localcluster import ControlPlane, cluster, dataplane
+from netfence.localcluster import ControlPlane, cluster, dataplane, node_agent
 from tests.integration import kube
 from tests.integration.cli_fixtures import NETFENCE, controller_process, netfence, stop  # noqa: F401
 
@@ -125,6 +127,10 @@ async def test_every_readme_command_line_runs_as_written(
             # It starts the dataplane beside the session's control plane, which the other
             # tests keep without one (their pods stay Pending unless they start a node).
             dataplane.stop(cluster.dataplane_directory(control_plane.dir))
+            # Its Node stays, as a stopped kubelet's does, and would look Ready for 40 s:
+            # the scheduler would bind later tests' pods to it, and they could never go.
+            with contextlib.suppress(ApiError):
+                await admin.delete(Node, node_agent.DEFAULT_NODE_NAME)
             if not dataplane.missing_requirements():
                 assert "Dataplane running" in result.stdout, f"{line}\n{said}"
         assert result.returncode == status, f"{line}\n{said}"
