@@ -126,8 +126,18 @@ class Wire:
         """One fresh connection from inside pod ``source``, unbounded by the limit."""
         self.probes += 1
         if protocol == "UDP":
-            return await _udp_probe(self._netns_of(source), address, port, timeout)
-        return await self.node.probe(source, address, port, protocol, timeout)
+            attempt = _udp_probe(self._netns_of(source), address, port, timeout)
+        else:
+            attempt = self.node.probe(source, address, port, protocol, timeout)
+        # Each step has its own timeout; this bounds what has none (a socket made in a
+        # namespace by a helper thread), so a stuck probe fails by name instead of hanging.
+        try:
+            return await asyncio.wait_for(attempt, timeout + _PROBE_GRACE)
+        except TimeoutError:
+            raise AssertionError(
+                f"probe {source} -> {address}:{port}/{protocol} did not end within "
+                f"{timeout + _PROBE_GRACE:g}s"
+            ) from None
 
     async def probe(self, probe: Probe, timeout: float = DROP_TIMEOUT) -> ProbeResult:
         address = self.ips[probe.destination]
@@ -271,13 +281,21 @@ class Sampler:
 
 
 # Probe tasks of Wire.first that outlive it; kept referenced until they end.
+_PROBE_GRACE = 20.0
 _background: set[asyncio.Task[None]] = set()
 
 
-async def drain() -> None:
-    """Wait for the probes Wire.first left running."""
-    while _background:
-        await asyncio.gather(*list(_background))
+async def drain(*, timeout: float = 10.0) -> None:
+    """Wait for the probes Wire.first left running (their answers were not needed), then
+    cancel what is still running: a probe whose pod was deleted under it may never end,
+    and must not hold a module's teardown forever."""
+    left = [task for task in _background if not task.done()]
+    if left:
+        _, pending = await asyncio.wait(left, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    _background.clear()
 
 
 async def _udp_probe(pod_netns: str, address: str, port: int, timeout: float) -> ProbeResult:
