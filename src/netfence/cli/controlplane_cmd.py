@@ -34,6 +34,12 @@ _out = Console(soft_wrap=True)
 _err = Console(stderr=True, soft_wrap=True)
 
 
+def _directory(directory: Path) -> Path:
+    if directory.exists() and not directory.is_dir():
+        raise _fail(f"--dir {directory} is a file; name the control plane's data directory")
+    return directory
+
+
 def _fail(message: str) -> typer.Exit:
     _err.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(code=1)
@@ -53,6 +59,7 @@ def up(
 ) -> None:
     """Build what is missing, start the local cluster (or reuse what runs) and wait until
     it is ready."""
+    directory = _directory(directory)
     already = is_running(directory)
     before = None if already else recorded_server(directory)
     try:
@@ -111,6 +118,7 @@ def up(
 def down(directory: DirOption = DEFAULT_DIR) -> None:
     """Stop every process of the local cluster running from the data directory and remove
     the dataplane's namespaces, links and rules (the data and logs are kept)."""
+    directory = _directory(directory)
     try:
         stopped_control_plane, stopped_dataplane = cluster.down(directory)
     except (ControlPlaneError, DataplaneError, OSError) as e:
