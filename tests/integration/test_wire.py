@@ -45,7 +45,7 @@ from netfence.localcluster.dataplane import Dataplane
 from netfence.usecases import attachments, namespaces
 from netfence.usecases.ports import Cluster
 from tests.integration import kube, stored, wire
-from tests.integration.netfence_fixtures import NETFENCE_NS
+from tests.integration.netfence_fixtures import NETFENCE_NS, report_stuck
 from tests.integration.test_node_agent import delete_pods_now, start_dataplane, wait_running
 from tests.integration.wire import Probe, Sampler, Wire, expect
 
@@ -115,6 +115,15 @@ class Place:
         return [f"{namespace}/{n}" for n in names]
 
     async def close(self) -> None:
+        closing = asyncio.create_task(self._close())
+        done, _ = await asyncio.wait({closing}, timeout=60)
+        if not done:
+            closing.cancel()
+            report_stuck("removing what test_wire made did not end within 60s")
+            return
+        closing.result()
+
+    async def _close(self) -> None:
         await wire.drain()
         await delete_pods_now(self.admin, self.namespaces)
         for namespace, name in self.shared_pods:
