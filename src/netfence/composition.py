@@ -16,8 +16,9 @@ import dataclasses
 import hashlib
 import logging
 import signal
+import sys
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +29,18 @@ from lightkube.core.exceptions import ConfigError
 from netfence.cli import context as cli_context
 from netfence.cli import main as cli_main
 from netfence.controller import probes
+from netfence.controller.cached_views import (
+    CachedViews,
+    InventoryMemo,
+    SettlingChanges,
+    Visibilities,
+)
 from netfence.controller.metrics import ControllerMetrics
 from netfence.controller.running import Controller, ControllerSettings
+from netfence.controller.shared_cache import SharedCache
+from netfence.controller.supervising import ChildProcess
 from netfence.core import errors, naming, suggestions
+from netfence.core.visibility import Visibility
 from netfence.kube import connecting
 from netfence.kube.authorizing import KubeAuthorizer, KubeIdentity
 from netfence.kube.changes import KubeChanges
@@ -47,6 +57,7 @@ from netfence.localcluster import demo as demo_objects
 from netfence.localcluster.enforcer import VERSION as ENFORCER_VERSION
 from netfence.localcluster.probing import NodeAgentProber
 from netfence.usecases.ports import Cluster, Prober
+from netfence.usecases.visibility import visibility_of
 from netfence.web.settings import LOOPBACK_HOSTS, AuthMode, WebSettings, hosts_for
 
 if TYPE_CHECKING:
@@ -82,7 +93,13 @@ def local_prober(kubeconfig: Path | None) -> NodeAgentProber | None:
 class Connector:
     """Clusters for the web app's callers: the kubeconfig's own credentials in local mode,
     else one client per bearer token (same server and CA), so the API never holds more
-    rights than the person calling it. Tokens are kept only as the key's hash here."""
+    rights than the person calling it. Tokens are kept only as the key's hash here.
+
+    With `shared_cache`, reads are answered from one watch cache the server's own account
+    fills (`controller.shared_cache`), filtered per caller by what Kubernetes lets that
+    caller list (`controller.cached_views`); writes still go out with the caller's own
+    client. Without it, every read goes to the API server with the caller's client.
+    """
 
     def __init__(
         self,
@@ -92,6 +109,8 @@ class Connector:
         auth: AuthMode,
         max_clients: int = 256,
         prober: Prober | None = None,
+        shared_cache: bool = True,
+        visibility_seconds: float = 10.0,
     ) -> None:
         self._config = config
         # Probes from inside pods, for the kubeconfig's own user only (local mode): they
@@ -104,6 +123,28 @@ class Connector:
         self._local: AsyncClient | None = None
         # Clients evicted from the cache are closed at shutdown, not while in use.
         self._retired: list[AsyncClient] = []
+        self._shared = shared_cache
+        self._cache_client: AsyncClient | None = None
+        self._cache: SharedCache | None = None
+        self._memo = InventoryMemo()
+        self._visibilities = Visibilities(visibility_seconds)
+
+    async def start(self) -> None:
+        """Start filling the shared cache (when there is one); requests wait for it."""
+        if self._shared and self._cache is None:
+            # The server's own account: the kubeconfig's user, or the pod's ServiceAccount.
+            self._cache_client = connecting.make_client(self._config)
+            self._cache = SharedCache(
+                self._cache_client, netfence_namespace=self._netfence_namespace
+            )
+            self._cache.start()
+
+    def ready(self) -> tuple[str, ...]:
+        """What the server still waits for before it can answer: kinds not yet listed."""
+        return self._cache.unsynced() if self._cache is not None else ()
+
+    def _key(self, token: str | None) -> str:
+        return "" if token is None else hashlib.sha256(token.encode()).hexdigest()
 
     def _client(self, token: str | None) -> AsyncClient:
         if token is None:
@@ -112,7 +153,7 @@ class Connector:
             if self._local is None:
                 self._local = connecting.make_client(self._config)
             return self._local
-        key = hashlib.sha256(token.encode()).hexdigest()
+        key = self._key(token)
         client = self._clients.get(key)
         if client is None:
             client = connecting.make_client(connecting.with_token(self._config, token))
@@ -125,32 +166,67 @@ class Connector:
         return client
 
     def cluster(self, token: str | None) -> Cluster:
-        found = cluster_for(self._client(token), netfence_namespace=self._netfence_namespace)
+        client = self._client(token)
+        found = cluster_for(client, netfence_namespace=self._netfence_namespace)
         if token is None and self._prober is not None:
-            return dataclasses.replace(found, prober=self._prober)
-        return found
+            found = dataclasses.replace(found, prober=self._prober)
+        cache = self._cache
+        if cache is None:
+            return found
+        key = self._key(token)
+        authorizer = KubeAuthorizer(client)
+        identity = KubeIdentity(client)
+
+        async def ask() -> Visibility:
+            return await visibility_of(
+                authorizer,
+                authorizer,
+                identity,
+                cache,
+                netfence_namespace=self._netfence_namespace,
+            )
+
+        views = CachedViews(cache, lambda: self._visibilities.get(key, ask), self._memo)
+        return dataclasses.replace(
+            found, reader=views, feed=views, changes=SettlingChanges(found.changes, cache)
+        )
 
     async def close(self) -> None:
+        if self._cache is not None:
+            await self._cache.stop()
+            self._cache = None
         clients = [*self._clients.values(), *self._retired]
-        if self._local is not None:
-            clients.append(self._local)
+        for extra in (self._local, self._cache_client):
+            if extra is not None:
+                clients.append(extra)
         for client in clients:
             await client.close()
         self._clients.clear()
         self._retired = []
         self._local = None
+        self._cache_client = None
 
 
 def web_app(
-    config: KubeConfig | SingleConfig, settings: WebSettings, *, prober: Prober | None = None
+    config: KubeConfig | SingleConfig,
+    settings: WebSettings,
+    *,
+    prober: Prober | None = None,
+    shared_cache: bool = True,
 ) -> FastAPI:
-    """The console and API for one cluster, each caller acting as themselves."""
+    """The console and API for one cluster, each caller acting as themselves (reading the
+    shared watch cache through their own permissions unless `shared_cache` is off)."""
     # The web stack is imported when it is served: it is half of every other command's
     # start-up time (netfence connectivity -f, enable, attach ...).
     from netfence.web.app import create_app
 
     connector = Connector(
-        config, netfence_namespace=settings.netfence_namespace, auth=settings.auth, prober=prober
+        config,
+        netfence_namespace=settings.netfence_namespace,
+        auth=settings.auth,
+        prober=prober,
+        shared_cache=shared_cache,
+        visibility_seconds=settings.permission_cache_seconds,
     )
     return create_app(settings, connector)
 
@@ -228,12 +304,11 @@ async def serve(
     *,
     host: str,
     port: int,
-    controller: bool,
-    metrics_address: str | None = None,
-    health_address: str | None = None,
+    controller: Sequence[str] | None,
     prober: Prober | None = None,
 ) -> None:
-    """The API, the console and (unless told not to) the controller, one process."""
+    """The API and the console, and (given its command line) the controller beside them
+    in a process of its own (`controller.supervising`)."""
     import uvicorn  # imported when served, as in web_app
 
     server = uvicorn.Server(
@@ -249,20 +324,10 @@ async def serve(
             lifespan="on",
         )
     )
-    client = connecting.make_client(config) if controller else None
     task = None
-    if client is not None:
-        try:
-            observed = ObservedController(
-                client,
-                ControllerSettings(netfence_namespace=settings.netfence_namespace),
-                metrics_address=metrics_address,
-                health_address=health_address,
-            )
-        except BaseException:
-            await client.close()
-            raise
-        task = asyncio.create_task(observed.run(), name="controller")
+    if controller is not None:
+        child = ChildProcess(controller, name="controller")
+        task = asyncio.create_task(child.run(), name="controller")
         task.add_done_callback(_report_crash)
     try:
         await server.serve()
@@ -270,8 +335,29 @@ async def serve(
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        if client is not None:
-            await client.close()
+
+
+def controller_command(
+    target: cli_context.Settings,
+    *,
+    log_level: str = "INFO",
+    log_format: str = "text",
+    metrics_address: str | None = None,
+    health_address: str | None = None,
+) -> list[str]:
+    """`netfence controller` for the same cluster, as the console's child process."""
+    command = [sys.executable, "-m", "netfence"]
+    if target.kubeconfig is not None:
+        command += ["--kubeconfig", str(target.kubeconfig)]
+    if target.context is not None:
+        command += ["--context", target.context]
+    command += ["--netfence-namespace", target.netfence_namespace, "controller"]
+    command += ["--log-level", log_level, "--log-format", log_format]
+    if metrics_address is not None:
+        command += ["--metrics-bind-address", metrics_address]
+    if health_address is not None:
+        command += ["--health-probe-bind-address", health_address]
+    return command
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:
@@ -368,14 +454,23 @@ class Runtime:
                 markup=False,
                 highlight=False,
             )
+        command = (
+            controller_command(
+                target,
+                log_level=options.log_level,
+                log_format=options.log_format,
+                metrics_address=options.metrics_address,
+                health_address=options.health_address,
+            )
+            if options.controller
+            else None
+        )
         await serve(
             _config(target),
             settings,
             host=options.host,
             port=options.port,
-            controller=options.controller,
-            metrics_address=options.metrics_address,
-            health_address=options.health_address,
+            controller=command,
             prober=local_prober(target.kubeconfig) if auth is AuthMode.LOCAL else None,
         )
 
@@ -424,12 +519,18 @@ class Runtime:
     async def serve_demo(self, kubeconfig: Path, port: int) -> None:
         settings = WebSettings(allowed_hosts=LOOPBACK_HOSTS)
         config = connecting.load_config(kubeconfig)
+        target = cli_context.Settings(
+            kubeconfig=kubeconfig,
+            context=None,
+            netfence_namespace=naming.DEFAULT_NETFENCE_NAMESPACE,
+            runtime=self,
+        )
         await serve(
             config,
             settings,
             host="127.0.0.1",
             port=port,
-            controller=True,
+            controller=controller_command(target),
             prober=local_prober(kubeconfig),
         )
 

@@ -46,6 +46,9 @@ class ServeOptions:
     # The controller's /metrics and /healthz, /readyz (see ControllerOptions).
     metrics_address: str | None = None
     health_address: str | None = None
+    # How the controller's own process logs (it runs beside the server, not inside it).
+    log_level: str = "INFO"
+    log_format: str = "text"
 
 
 @dataclass(frozen=True, slots=True)

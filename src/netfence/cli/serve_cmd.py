@@ -1,4 +1,4 @@
-"""`netfence serve`: the web console and REST API (and the controller) in one process."""
+"""`netfence serve`: the web console and REST API, and the controller in a process beside it."""
 
 from __future__ import annotations
 
@@ -80,5 +80,7 @@ def serve(
         tuple(allowed_host or ()),
         metrics_bind_address,
         health_probe_bind_address,
+        log_level,
+        log_format.value,
     )
     run(s.runtime.serve(s, options))

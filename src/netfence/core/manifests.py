@@ -115,6 +115,48 @@ def read_texts(texts: Iterable[tuple[str, bytes | str]]) -> Inventory:
     return builder.finish()
 
 
+def pod_endpoint(document: Mapping[str, Any]) -> Endpoint | None:
+    """One Pod object (the API's JSON form) as `read` sees it; None for a pod policies do
+    not apply to. For caches that read objects one by one (the console's watch cache)."""
+    metadata = document.get("metadata") or {}
+    return _pod(
+        str(metadata.get("name") or ""),
+        str(metadata.get("namespace") or DEFAULT_NAMESPACE),
+        conversion.labels_of(metadata.get("labels")),
+        document.get("spec") or {},
+        document.get("status") or {},
+    )
+
+
+def workload_entry(
+    kind: WorkloadKind, document: Mapping[str, Any]
+) -> tuple[Workload, Endpoint | None]:
+    """One controller object as `read` sees it: the planner's view and its endpoint."""
+    metadata = document.get("metadata") or {}
+    return _workload(kind, str(metadata.get("namespace") or DEFAULT_NAMESPACE), document)
+
+
+def assembled(
+    namespaces: Iterable[Namespace],
+    policies: Iterable[Policy],
+    pods: Iterable[Endpoint],
+    workloads: Iterable[tuple[Workload, Endpoint | None]],
+    *,
+    unreadable: tuple[str, ...] = (),
+) -> Inventory:
+    """An Inventory of objects read one by one (`pod_endpoint`, `workload_entry`), in the
+    order `read` gives: the same objects make the same Inventory either way."""
+    pairs = sorted(workloads, key=lambda p: (p[0].namespace, p[0].kind.value, p[0].name))
+    return Inventory(
+        namespaces=tuple(sorted(namespaces, key=lambda n: n.name)),
+        policies=tuple(sorted(policies, key=lambda p: (p.namespace, p.name))),
+        pods=tuple(sorted(pods, key=lambda p: (p.namespace, p.name))),
+        controllers=tuple(endpoint for _, endpoint in pairs if endpoint is not None),
+        workloads=tuple(workload for workload, _ in pairs),
+        unreadable=unreadable,
+    )
+
+
 # How a scalar at a path of the document being read was written, when that is known.
 _Speller = Callable[[manifest_texts.Path], manifest_texts.Spelling | None]
 

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from lightkube import ApiError, AsyncClient
-from lightkube.models.authorization_v1 import ResourceAttributes, SelfSubjectAccessReviewSpec
+from lightkube.models.authorization_v1 import (
+    ResourceAttributes,
+    SelfSubjectAccessReviewSpec,
+    SelfSubjectRulesReviewSpec,
+)
 from lightkube.resources.authentication_v1 import SelfSubjectReview
-from lightkube.resources.authorization_v1 import SelfSubjectAccessReview
+from lightkube.resources.authorization_v1 import SelfSubjectAccessReview, SelfSubjectRulesReview
 
+from netfence.core.visibility import ResourceRule
 from netfence.kube import failures
-from netfence.usecases.ports import Question
+from netfence.usecases.ports import Question, RulesAnswer
 
 
 class KubeAuthorizer:
-    """SelfSubjectAccessReview, asked with the caller's own client."""
+    """SelfSubjectAccessReview and SelfSubjectRulesReview, asked with the caller's own
+    client (the `Authorizer` and `RulesReviewer` ports)."""
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
@@ -34,6 +40,26 @@ class KubeAuthorizer:
         except ApiError:
             return False  # no answer is no permission: the UI offers less, never more
         return bool(answer.status and answer.status.allowed)
+
+    async def rules(self, namespace: str) -> RulesAnswer:
+        review = SelfSubjectRulesReview(spec=SelfSubjectRulesReviewSpec(namespace=namespace))
+        with failures.translated(f"review your permissions in namespace {namespace}"):
+            answer = await self._client.create(review)
+        status = answer.status
+        if status is None:
+            return RulesAnswer((), incomplete=True)
+        return RulesAnswer(
+            tuple(
+                ResourceRule(
+                    verbs=tuple(rule.verbs or ()),
+                    api_groups=tuple(rule.apiGroups or ()),
+                    resources=tuple(rule.resources or ()),
+                    resource_names=tuple(rule.resourceNames or ()),
+                )
+                for rule in status.resourceRules or ()
+            ),
+            incomplete=bool(status.incomplete),
+        )
 
 
 class KubeIdentity:

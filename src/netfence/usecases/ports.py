@@ -14,7 +14,7 @@ Tests use small honest fakes of these (tests/usecases/fakes.py); production uses
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,6 +23,7 @@ from netfence.core.manifests import Inventory
 from netfence.core.objects import Backup, JsonDict, Policy, WorkloadRef
 from netfence.core.planning import NamespaceState, Notice, WriteBackup
 from netfence.core.probes import Observation
+from netfence.core.visibility import ResourceRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +158,29 @@ class Authorizer(Protocol):
     async def can(self, question: Question) -> bool: ...
 
 
+@dataclass(frozen=True, slots=True)
+class RulesAnswer:
+    """The caller's rules in one namespace; `incomplete` when an authorizer could not list
+    them (a webhook), so only asking question by question is exact there."""
+
+    rules: tuple[ResourceRule, ...]
+    incomplete: bool = False
+
+
+class RulesReviewer(Protocol):
+    """Everything the caller may do in one namespace, in one answer of the cluster's
+    (SelfSubjectRulesReview): one call instead of one per question."""
+
+    async def rules(self, namespace: str) -> RulesAnswer: ...
+
+
+class Bindings(Protocol):
+    """Which namespaces have an RBAC binding for a person: the namespaces worth asking the
+    cluster about for them (see `core.visibility`)."""
+
+    def nominated(self, user: str, groups: Sequence[str]) -> frozenset[str]: ...
+
+
 class Identity(Protocol):
     async def whoami(self) -> tuple[str, tuple[str, ...]]:
         """The caller's user name and groups; Unauthenticated for unaccepted credentials."""
@@ -176,6 +200,24 @@ class Prober(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class ViewChange:
+    """What changed of what one caller sees: kinds (namespaces, policies, workloads, pods,
+    events, backups, catalog, lease) and the namespaces they changed in. `resync`: the
+    change could not be followed; everything may have changed."""
+
+    kinds: tuple[str, ...]
+    namespaces: tuple[str, ...]
+    resync: bool = False
+
+
+class ChangeFeed(Protocol):
+    """Changes of the cluster as they happen, filtered to what the caller may see (the
+    console's live stream); only readers of a watch cache have one."""
+
+    def changes(self) -> AsyncIterator[ViewChange]: ...
+
+
+@dataclass(frozen=True, slots=True)
 class Cluster:
     """Every port a person's use case reaches the cluster through, acting as that person."""
 
@@ -186,6 +228,8 @@ class Cluster:
     netfence_namespace: str
     # None where no adapter can open connections from inside the cluster's pods.
     prober: Prober | None = None
+    # None where reads go straight to the API server (the CLI): nothing to follow.
+    feed: ChangeFeed | None = None
 
 
 class PolicyWriter(Protocol):

@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -27,6 +27,7 @@ from netfence.web.routes import (
     previews,
     probes,
     session,
+    stream,
     templates,
 )
 from netfence.web.sessions import SessionStore
@@ -53,8 +54,11 @@ _SECURITY_HEADERS = {
 def create_app(settings: WebSettings, connector: Connector) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await connector.close()
+        await connector.start()
+        try:
+            yield
+        finally:
+            await connector.close()
 
     app = FastAPI(
         title="netfence",
@@ -80,6 +84,7 @@ def create_app(settings: WebSettings, connector: Connector) -> FastAPI:
         probes,
         templates,
         events,
+        stream,
     ):
         app.include_router(module.router)
 
@@ -100,11 +105,19 @@ def create_app(settings: WebSettings, connector: Connector) -> FastAPI:
         """The OpenAPI document in Swagger UI, served from the package."""
         return FileResponse(str(_STATIC / "docs.html"))
 
-    # For the kubelet: the console holds no state of its own, so serving is being ready.
     @app.get("/healthz", include_in_schema=False)
-    @app.get("/readyz", include_in_schema=False)
     async def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    # For the kubelet: ready once the shared cache holds the whole cluster.
+    @app.get("/readyz", include_in_schema=False)
+    async def ready() -> Response:
+        waiting = connector.ready()
+        if waiting:
+            return JSONResponse(
+                {"status": "starting", "waitingFor": list(waiting)}, status_code=503
+            )
+        return JSONResponse({"status": "ok"})
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

@@ -11,10 +11,14 @@ import { templatesView } from "./view-templates.js";
 import { templateEditorView } from "./view-template-editor.js";
 import { signInView } from "./view-signin.js";
 import { forgetRecent, setRecentOwner } from "./parts.js";
+import { startLive, isLive } from "./live.js";
 
 const POLL_MS = 1500; // the current view is reloaded this often while the tab is visible
 const FAST_POLL_MS = 400; // ... and this often for a few seconds after an action
 const FAST_WINDOW_MS = 6000;
+// With the live stream up, changes arrive as they happen; a slow reload still covers an
+// event the stream could not carry (a view of something it does not watch).
+const LIVE_POLL_MS = 60000;
 
 const state = {
   session: null,
@@ -175,7 +179,33 @@ async function refresh(run) {
 
 // A view whose data is costly to compute (the connectivity matrix reads the whole
 // cluster) sets its own, slower pace: `pollMs`.
-const pollDelay = (run) => run.view.pollMs || (Date.now() < state.fastUntil ? FAST_POLL_MS : POLL_MS);
+const pollDelay = (run) => {
+  if (isLive()) return LIVE_POLL_MS;
+  return run.view.pollMs || (Date.now() < state.fastUntil ? FAST_POLL_MS : POLL_MS);
+};
+
+// Does a pushed change concern the shown view? Views may say (`concerns`); by default a
+// change of the view's namespace, or of anything for cluster-wide views.
+function concerns(view, params, change) {
+  if (change.resync) return true;
+  if (view && typeof view.concerns === "function") return view.concerns(change);
+  const namespace = params && params.length ? params[0] : null;
+  if (!namespace || (state.hash || "").startsWith("#/templates")) return true;
+  return change.namespaces.includes(namespace) || change.kinds.includes("catalog");
+}
+
+function onLiveChange(change) {
+  if (document.visibilityState !== "visible" || !state.refreshNow) return;
+  if (concerns(state.view, state.params, change)) state.refreshNow();
+}
+
+function renderLive(connected, text) {
+  const host = document.getElementById("topbar-live");
+  if (!host) return;
+  host.className = `live-status ${connected ? "is-live" : "is-down"}`;
+  host.textContent = text;
+  host.title = connected ? "Changes in the cluster show here as they happen." : "Not receiving changes as they happen; the page reloads itself every few seconds.";
+}
 
 async function tick(run) {
   if (!current(run)) return;
@@ -199,6 +229,7 @@ function show(viewFactory, params) {
   const view = viewFactory(params, ctx);
   run.view = view;
   state.view = view;
+  state.params = params;
   renderNav(view.nav);
   ctx.setCrumbs(view.crumbs);
   document.title = view.title ? `${view.title} · netfence` : "netfence";
@@ -269,6 +300,14 @@ function route() {
   }
   show(found.view, found.params);
   document.getElementById("main").focus({ preventScroll: true });
+  startLive({
+    onChange: onLiveChange,
+    onStatus: renderLive,
+    onSignedOut: async () => {
+      await loadSession();
+      route();
+    },
+  });
 }
 
 async function boot() {
