@@ -424,12 +424,15 @@ async def test_developer_attaches_in_their_namespace_and_is_refused_elsewhere(
     team_a, team_b, team_c, bob = teams
     await sign_in(page, console, control_plane.tokens[DEVELOPER], DEVELOPER)
 
-    # bob may not list namespaces: the console says so and offers to open one by name.
-    await expect(page.get_by_text("You cannot list every namespace")).to_be_visible()
-    await expect(page.get_by_text("You may not list namespaces; an admin can.")).to_be_visible()
+    # bob may not list namespaces, but the server's shared cache answers with exactly the
+    # namespaces his RoleBindings let him read: team-a and team-b, not team-c.
+    listed = page.get_by_role("table", name="Namespaces")
+    await expect(row(listed, team_a)).to_be_visible()
+    await expect(row(listed, team_b)).to_be_visible()
+    await expect(listed.get_by_role("link", name=team_c)).to_have_count(0)
+    await expect(page.get_by_text("2 namespaces shown of 2")).to_be_visible()
     await browser.screenshot(page, "13-developer-cluster-view")
-    await page.get_by_label("Namespace name").fill(team_a)
-    await page.get_by_role("button", name="Open namespace").click()
+    await listed.get_by_role("link", name=team_a, exact=True).click()
 
     # In team-a: no enabling (an admin's job), but templates can be attached.
     await expect(page.get_by_role("heading", name=team_a)).to_be_visible()
