@@ -306,6 +306,7 @@ async def serve(
     port: int,
     controller: Sequence[str] | None,
     prober: Prober | None = None,
+    shared_cache: bool = True,
 ) -> None:
     """The API and the console, and (given its command line) the controller beside them
     in a process of its own (`controller.supervising`)."""
@@ -313,7 +314,7 @@ async def serve(
 
     server = uvicorn.Server(
         uvicorn.Config(
-            web_app(config, settings, prober=prober),
+            web_app(config, settings, prober=prober, shared_cache=shared_cache),
             host=host,
             port=port,
             # uvicorn's records go through the CLI's handler (text or JSON, redacted),
@@ -472,6 +473,7 @@ class Runtime:
             port=options.port,
             controller=command,
             prober=local_prober(target.kubeconfig) if auth is AuthMode.LOCAL else None,
+            shared_cache=options.watch_cache,
         )
 
     def start_local_cluster(self, directory: Path) -> Path:

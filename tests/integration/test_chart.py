@@ -20,7 +20,9 @@ from typing import Any
 import httpx
 import pytest
 from lightkube import ApiError, AsyncClient
-from lightkube.resources.core_v1 import Namespace
+from lightkube.models.authorization_v1 import ResourceAttributes, SelfSubjectAccessReviewSpec
+from lightkube.resources.authorization_v1 import SelfSubjectAccessReview
+from lightkube.resources.core_v1 import ConfigMap, Namespace, Secret
 from lightkube.resources.networking_v1 import NetworkPolicy
 
 from netfence.kube import connecting
@@ -237,15 +239,24 @@ def test_the_console_is_optional_and_runs_serve_in_token_mode_unprivileged() -> 
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     service = _one(manifests, "Service", "netfence-console")
     assert service["spec"]["ports"][0]["targetPort"] == "http"
-    # Its own account, bound to nothing: it acts only with the people's tokens.
+    # Its own account is bound to the cache's read-only roles, and with watchCache off to
+    # nothing at all: then it acts only with the people's tokens.
     _one(manifests, "ServiceAccount", CONSOLE_SA)
-    bound = [
-        m
-        for m in manifests
-        if m["kind"] in ("RoleBinding", "ClusterRoleBinding")
-        and any(s.get("name") == CONSOLE_SA for s in m.get("subjects", []))
-    ]
-    assert bound == []
+    assert {m["roleRef"]["name"] for m in _bound_to_console(manifests)} == {
+        "netfence-console-cache"
+    }
+    for role in (m for m in manifests if m["metadata"]["name"] == "netfence-console-cache"):
+        if role["kind"] in ("ClusterRole", "Role"):
+            verbs = {v for rule in role["rules"] for v in rule["verbs"]}
+            assert verbs == {"get", "list", "watch"}, role
+            assert all("secrets" not in rule["resources"] for rule in role["rules"])
+    uncached = helm.render(
+        namespace=NETFENCE_NS, values={"console": {"enabled": True, "watchCache": False}}
+    )
+    assert _bound_to_console(uncached) == []
+    assert (
+        "--no-watch-cache" in _container(_one(uncached, "Deployment", "netfence-console"))["args"]
+    )
     assert not [m for m in manifests if m["kind"] == "Ingress"]
 
     with_ingress = helm.render(
@@ -276,12 +287,37 @@ def test_the_console_is_optional_and_runs_serve_in_token_mode_unprivileged() -> 
     assert "--allowed-host=localhost" in args
 
 
+async def _allowed(client: AsyncClient, verb: str, resource: str, group: str, ns: str) -> bool:
+    review = SelfSubjectAccessReview(
+        spec=SelfSubjectAccessReviewSpec(
+            resourceAttributes=ResourceAttributes(
+                verb=verb, resource=resource, group=group, namespace=ns
+            )
+        )
+    )
+    answer = await client.create(review)
+    return bool(answer.status and answer.status.allowed)
+
+
+def _bound_to_console(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in manifests
+        if m["kind"] in ("RoleBinding", "ClusterRoleBinding")
+        and any(s.get("name") == CONSOLE_SA for s in m.get("subjects", []))
+    ]
+
+
 @pytest.fixture
 async def console_account(admin: AsyncClient) -> AsyncIterator[str]:
-    """The rendered console ServiceAccount, applied; a token of it."""
+    """The rendered console ServiceAccount and its cache's read-only roles, applied; a
+    token of it."""
     rendered = helm.render(namespace=NETFENCE_NS, values=CONSOLE_VALUES)
     account = [
-        m for m in rendered if m["kind"] == "ServiceAccount" and m["metadata"]["name"] == CONSOLE_SA
+        m
+        for m in rendered
+        if (m["kind"] == "ServiceAccount" and m["metadata"]["name"] == CONSOLE_SA)
+        or m["metadata"]["name"] == "netfence-console-cache"
     ]
     await _apply_all(admin, account)
     try:
@@ -305,11 +341,21 @@ async def test_the_rendered_console_runs_with_its_own_account_and_acts_as_each_p
     control_plane: ControlPlane, admin: AsyncClient, console_account: str, tmp_path: Path
 ) -> None:
     kubeconfig = _kubeconfig(control_plane, CONSOLE_SA, console_account, tmp_path / "console.yaml")
-    # The account itself may read nothing: every right the console uses is the caller's.
+    # The account itself may read what the cache holds and nothing else, and write
+    # nothing: every write the console makes is the caller's.
     own = connecting.client_for(kubeconfig)
     try:
-        assert await _list_status(own, Namespace) == 403
-        assert await _list_status(own, NetworkPolicy, namespace=NETFENCE_NS) == 403
+        assert await _list_status(own, Namespace) == 200
+        assert await _list_status(own, NetworkPolicy, namespace=NETFENCE_NS) == 200
+        assert await _list_status(own, Secret, namespace=NETFENCE_NS) == 403
+        assert await _list_status(own, ConfigMap, namespace="default") == 403
+        for verb, resource, group in (
+            ("create", "networkpolicies", "networking.k8s.io"),
+            ("patch", "namespaces", ""),
+            ("patch", "deployments", "apps"),
+            ("update", "configmaps", ""),
+        ):
+            assert not await _allowed(own, verb, resource, group, NETFENCE_NS), (verb, resource)
     finally:
         await own.close()
 
@@ -353,11 +399,13 @@ async def test_the_rendered_console_runs_with_its_own_account_and_acts_as_each_p
         status, body = await signed_in(control_plane.tokens["admin"])
         assert status == 200
         assert NETFENCE_NS in {n["name"] for n in body["namespaces"]}
-        # ... someone without cluster-wide rights is refused, as kubectl would refuse them,
+        # ... someone Kubernetes lets read no namespace is refused, as kubectl refuses them,
         status, body = await signed_in(control_plane.tokens["carol"])
         assert status == 403, body
-        # ... and the console's own token, signed in like a person, gets nothing either.
+        # ... and the console's own token, signed in like a person, sees what its
+        # read-only role lists, and may change nothing.
         status, body = await signed_in(console_account)
-        assert status == 403, body
+        assert status == 200, body
+        assert body["permissions"] == {"enable_namespaces": False}
         # Nobody signed in gets nothing at all.
         assert await _status(f"{url}/api/v1/namespaces") == 401

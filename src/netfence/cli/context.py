@@ -49,6 +49,8 @@ class ServeOptions:
     # How the controller's own process logs (it runs beside the server, not inside it).
     log_level: str = "INFO"
     log_format: str = "text"
+    # Views from the shared watch cache (else read with each caller's credentials).
+    watch_cache: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,15 @@ def serve(
     controller: Annotated[
         bool, typer.Option("--controller/--no-controller", help="Also run the controller.")
     ] = True,
+    watch_cache: Annotated[
+        bool,
+        typer.Option(
+            "--watch-cache/--no-watch-cache",
+            help="Answer views from one shared watch cache, each caller shown only what "
+            "Kubernetes lets them list (the server's own account needs read access); "
+            "--no-watch-cache reads every view with the caller's credentials.",
+        ),
+    ] = True,
     secure_cookies: Annotated[
         bool, typer.Option(help="Mark session cookies Secure (serve behind HTTPS).")
     ] = False,
@@ -82,5 +91,6 @@ def serve(
         health_probe_bind_address,
         log_level,
         log_format.value,
+        watch_cache,
     )
     run(s.runtime.serve(s, options))
