@@ -42,7 +42,7 @@ from netfence.controller.supervising import ChildProcess
 from netfence.core import errors, naming, suggestions
 from netfence.core.visibility import Visibility
 from netfence.kube import connecting
-from netfence.kube.authorizing import KubeAuthorizer, KubeIdentity
+from netfence.kube.authorizing import KubeAuthorizer, KubeIdentity, RememberedAnswers
 from netfence.kube.changes import KubeChanges
 from netfence.kube.reading import LiveReader
 from netfence.localcluster import (
@@ -128,6 +128,7 @@ class Connector:
         self._cache: SharedCache | None = None
         self._memo = InventoryMemo()
         self._visibilities = Visibilities(visibility_seconds)
+        self._answers = RememberedAnswers(visibility_seconds)
 
     async def start(self) -> None:
         """Start filling the shared cache (when there is one); requests wait for it."""
@@ -188,7 +189,11 @@ class Connector:
 
         views = CachedViews(cache, lambda: self._visibilities.get(key, ask), self._memo)
         return dataclasses.replace(
-            found, reader=views, feed=views, changes=SettlingChanges(found.changes, cache)
+            found,
+            reader=views,
+            feed=views,
+            changes=SettlingChanges(found.changes, cache),
+            authorizer=self._answers.authorizer(key, authorizer),
         )
 
     async def close(self) -> None:

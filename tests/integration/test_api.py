@@ -398,6 +398,41 @@ async def test_every_change_without_the_csrf_token_is_refused_and_changes_nothin
 # --- namespaces ---------------------------------------------------------------------------
 
 
+async def test_the_cluster_view_filters_and_pages_on_the_server(
+    api: Api, team: str, managed_team: str
+) -> None:
+    whole = ok(await api.get("/api/v1/namespaces"))
+    names = [row["name"] for row in whole["namespaces"]]
+    assert names == sorted(names)
+    assert whole["total"] == len(names)
+    assert whole["continue"] is None
+    ordinary = [r for r in whole["namespaces"] if r["state"] not in ("system", "refused")]
+    assert whole["totals"] == {
+        "namespaces": len(ordinary),
+        "managed": sum(1 for r in ordinary if r["state"] == "managed"),
+        "unmanaged_policies": sum(r["unmanaged_policies"] for r in ordinary),
+        "controllers": sum(r["controllers"] for r in ordinary),
+        "attached_templates": sum(r["attached_templates"] for r in ordinary),
+    }
+    first = ok(await api.get("/api/v1/namespaces?limit=2"))
+    assert [r["name"] for r in first["namespaces"]] == names[:2]
+    assert (first["total"], first["continue"]) == (len(names), "2")
+    second = ok(await api.get(f"/api/v1/namespaces?limit=2&continue={first['continue']}"))
+    assert [r["name"] for r in second["namespaces"]] == names[2:4]
+    found = ok(await api.get(f"/api/v1/namespaces?q={team.upper()}"))
+    assert [r["name"] for r in found["namespaces"]] == [team]
+    assert (found["total"], found["continue"]) == (1, None)
+    # Totals stay those of every namespace: the page's tiles do not follow the filter.
+    assert found["totals"] == whole["totals"]
+    plain = ok(await api.get("/api/v1/namespaces?system=false"))
+    assert "kube-system" in names
+    assert "kube-system" not in {r["name"] for r in plain["namespaces"]}
+    assert {managed_team, team} <= {r["name"] for r in plain["namespaces"]}
+    for bad in ("limit=0", "continue=later", f"q={'x' * 254}"):
+        response = await api.get(f"/api/v1/namespaces?{bad}")
+        assert response.status_code == 422, (bad, response.text)
+
+
 async def test_cluster_view_counts_policies_controllers_and_templates(
     api: Api, admin: AsyncClient, team: str, managed_team: str
 ) -> None:

@@ -138,6 +138,30 @@ async def _ready_managed_namespace(admin: AsyncClient, prefix: str) -> str:
 # --- the admin -------------------------------------------------------------------------------------
 
 
+async def test_a_change_in_the_cluster_reaches_an_open_page_through_the_live_stream(
+    console: str, control_plane: ControlPlane, admin: AsyncClient, page: Page
+) -> None:
+    ns = await kube.create_namespace(admin, kube.unique("live"))
+    await kube.create(admin, kube.deployment(ns, "web"))
+    await sign_in(page, console, control_plane.tokens["admin"], "admin")
+    await page.goto(f"{console}/#/namespaces/{ns}")
+    await expect(page.get_by_role("heading", name=ns)).to_be_visible()
+    # One stream for the tab; while it is up the page reloads by itself only once a
+    # minute, so what appears below within the expectation's 10 s came through it.
+    await expect(page.locator("#topbar-live")).to_have_text("Live")
+    await kube.create(admin, kube.deployment(ns, "pushed"))
+    await expect(page.get_by_text("pushed", exact=True).first).to_be_visible()
+    await kube.create(admin, kube.foreign_policy(ns, "pushed-policy"))
+    policies = page.get_by_role("table", name="Network policies")
+    await expect(row(policies, "pushed-policy")).to_be_visible()
+    await browser.screenshot(page, "00-live-change")
+    streams = await page.evaluate(
+        "performance.getEntriesByType('resource')"
+        ".filter(e => e.name.endsWith('/api/v1/stream')).length"
+    )
+    assert streams == 1
+
+
 async def test_admin_enables_a_namespace_holding_unmanaged_policies(
     console: str, control_plane: ControlPlane, admin: AsyncClient, page: Page
 ) -> None:

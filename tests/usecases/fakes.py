@@ -106,6 +106,9 @@ class FakeCluster:
                 documents.append((workload.name, _workload_manifest(workload)))
         return manifests.read(documents, validate=False)
 
+    async def revision(self) -> tuple[object, ...] | None:
+        return None
+
     async def policy_exists(self, namespace: str, name: str) -> bool:
         return (namespace, name) in self.policies
 

@@ -20,6 +20,7 @@ from netfence.core.visibility import (
     PODS,
     POLICIES,
     ResourceRule,
+    Visibility,
 )
 from netfence.usecases.ports import Question, RulesAnswer
 from netfence.usecases.visibility import visibility_of
@@ -80,7 +81,7 @@ class FakeRbac:
         return frozenset(found)
 
 
-async def seen(rbac: FakeRbac):  # type: ignore[no-untyped-def]
+async def seen(rbac: FakeRbac) -> Visibility:
     return await visibility_of(rbac, rbac, rbac, rbac, netfence_namespace=NETFENCE_NS)
 
 

@@ -158,6 +158,10 @@ class CachedViews:
 
     # --- ClusterViews ---------------------------------------------------------------------
 
+    async def revision(self) -> tuple[object, ...] | None:
+        seen = await self._seen()
+        return (seen.fingerprint(), self._cache.revision)
+
     async def inventory(self, namespaces: Sequence[str] | None = None) -> Inventory:
         seen = await self._seen()
         cache = self._cache

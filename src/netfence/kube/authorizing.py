@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
+
 from lightkube import ApiError, AsyncClient
 from lightkube.models.authorization_v1 import (
     ResourceAttributes,
@@ -13,7 +16,7 @@ from lightkube.resources.authorization_v1 import SelfSubjectAccessReview, SelfSu
 
 from netfence.core.visibility import ResourceRule
 from netfence.kube import failures
-from netfence.usecases.ports import Question, RulesAnswer
+from netfence.usecases.ports import Authorizer, Question, RulesAnswer
 
 
 class KubeAuthorizer:
@@ -73,3 +76,49 @@ class KubeIdentity:
             review = await self._client.create(SelfSubjectReview())
         info = review.status.userInfo if review.status else None
         return (info.username or "", tuple(info.groups or ())) if info else ("", ())
+
+
+class RememberedAnswers:
+    """Authorization answers per caller (by a hash of their credentials), each kept for a
+    few seconds: every view asks the same questions, and a caller without a session (a
+    proxy's bearer token, a script) would otherwise ask the API server on every request."""
+
+    def __init__(self, seconds: float, *, max_callers: int = 1024) -> None:
+        self._seconds = seconds
+        self._max_callers = max_callers
+        self._answers: OrderedDict[str, dict[tuple[str, ...], tuple[float, bool]]] = OrderedDict()
+
+    def authorizer(self, key: str, inner: Authorizer) -> Authorizer:
+        answers = self._answers.get(key)
+        if answers is None:
+            answers = self._answers[key] = {}
+            if len(self._answers) > self._max_callers:
+                self._answers.popitem(last=False)
+        else:
+            self._answers.move_to_end(key)
+        return _Remembering(inner, answers, self._seconds)
+
+
+class _Remembering:
+    def __init__(
+        self, inner: Authorizer, answers: dict[tuple[str, ...], tuple[float, bool]], seconds: float
+    ) -> None:
+        self._inner = inner
+        self._answers = answers
+        self._seconds = seconds
+
+    async def can(self, question: Question) -> bool:
+        key = (
+            question.verb,
+            question.resource,
+            question.group,
+            question.namespace or "",
+            question.name or "",
+        )
+        now = time.monotonic()
+        found = self._answers.get(key)
+        if found is not None and found[0] > now:
+            return found[1]
+        allowed = await self._inner.can(question)
+        self._answers[key] = (now + self._seconds, allowed)
+        return allowed

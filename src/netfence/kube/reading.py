@@ -203,6 +203,9 @@ class LiveReader:
 
     # --- ClusterViews ---------------------------------------------------------------------
 
+    async def revision(self) -> tuple[object, ...] | None:
+        return None  # every read is a new one: nothing can be reused
+
     async def inventory(self, namespaces: Sequence[str] | None = None) -> manifests.Inventory:
         """Objects go through the same reader as files (`core.manifests`), as their JSON
         form, so the live cluster and `--from-files` of the same objects agree."""

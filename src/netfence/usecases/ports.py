@@ -97,6 +97,12 @@ class ClusterReader(Protocol):
 class ClusterViews(ClusterReader, Protocol):
     """What people look at besides the planner's state."""
 
+    async def revision(self) -> tuple[object, ...] | None:
+        """Equal for two reads of this caller that would answer the same (what the caller
+        may see, and the version of the cluster read), so an answer computed for one may
+        serve the other; None when the reader cannot tell (it reads live)."""
+        ...
+
     async def inventory(self, namespaces: Sequence[str] | None = None) -> Inventory:
         """Everything connectivity analysis needs: of the whole cluster (None), or of some
         namespaces only. Pods the caller may not list are left out and named in

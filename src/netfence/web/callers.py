@@ -100,7 +100,9 @@ def _bearer(request: Request) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def current_caller(request: Request) -> Caller:
+# Async though they wait for nothing: FastAPI runs a plain function dependency in a worker
+# thread, a hop every request would pay.
+async def current_caller(request: Request) -> Caller:
     settings = _settings(request)
     connector = _connector(request)
     bearer = _bearer(request) if settings.auth is AuthMode.TOKEN else None
@@ -115,7 +117,9 @@ def current_caller(request: Request) -> Caller:
     return caller_for(connector, session.token, session, settings)
 
 
-def changing_caller(request: Request, caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+async def changing_caller(
+    request: Request, caller: Annotated[Caller, Depends(current_caller)]
+) -> Caller:
     """A caller allowed to change things: cookie sessions must present their CSRF token."""
     if _bearer(request) is not None and caller.settings.auth is AuthMode.TOKEN:
         return caller

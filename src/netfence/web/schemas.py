@@ -41,9 +41,26 @@ class NamespaceRow(BaseModel):
     backed_up: int
 
 
+class NamespaceTotals(BaseModel):
+    """Over every namespace the caller sees, system namespaces left out."""
+
+    namespaces: int
+    managed: int
+    unmanaged_policies: int
+    controllers: int
+    attached_templates: int
+
+
 class NamespaceList(BaseModel):
     namespaces: list[NamespaceRow]
     permissions: dict[str, bool]
+    # How many namespaces match `q` and `system` (the rows are `limit` of them).
+    total: int
+    totals: NamespaceTotals
+    # System namespaces labelled managed, which netfence refuses: always named.
+    refused: list[str]
+    # Pass as `continue` for the next rows; null on the last page.
+    next: str | None = Field(default=None, serialization_alias="continue")
 
 
 class ControllerRow(BaseModel):

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from netfence.core import name_syntax
 from netfence.core.endpoints import parse_protocol
 from netfence.usecases import connectivity
 from netfence.web import connectivity_views, schemas
+from netfence.web.answers import answers_of
 from netfence.web.callers import CallerDep
 from netfence.web.errors import ApiProblem
 from netfence.web.routes.params import NamespaceName
@@ -30,16 +31,28 @@ EndQuery = Annotated[
 
 
 @router.get("/namespaces/{namespace}/connectivity", response_model=schemas.ConnectivityMatrix)
-async def namespace_connectivity(namespace: NamespaceName, caller: CallerDep) -> Response:
+async def namespace_connectivity(
+    request: Request, namespace: NamespaceName, caller: CallerDep
+) -> Response:
     """Who may connect to whom among the namespace's controllers (and pods no controller
     runs), per declared port, and how much of the rest of the cluster may connect in."""
-    scoped = await connectivity.scoped(caller.cluster.reader, [namespace])
 
-    def compute() -> bytes:
-        result = connectivity.namespace_matrix(scoped.inventory, namespace, others=scoped.complete)
-        return connectivity_views.matrix_json(result, complete=scoped.complete, notes=scoped.notes)
+    async def answer() -> bytes:
+        scoped = await connectivity.scoped(caller.cluster.reader, [namespace])
 
-    return Response(await asyncio.to_thread(compute), media_type="application/json")
+        def compute() -> bytes:
+            result = connectivity.namespace_matrix(
+                scoped.inventory, namespace, others=scoped.complete
+            )
+            return connectivity_views.matrix_json(
+                result, complete=scoped.complete, notes=scoped.notes
+            )
+
+        return await asyncio.to_thread(compute)
+
+    revision = await caller.cluster.reader.revision()
+    key = None if revision is None else ("matrix", namespace, revision)
+    return Response(await answers_of(request).body(key, answer), media_type="application/json")
 
 
 def _end(ref: str, field: str) -> str:

@@ -4,27 +4,88 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+import orjson
+from fastapi import APIRouter, Query, Request, Response
 
 from netfence.core import errors
 from netfence.usecases import attachments, namespaces, permissions
 from netfence.web import connectivity_views, schemas, views
+from netfence.web.answers import answers_of
 from netfence.web.callers import CallerDep, ChangingCallerDep
 from netfence.web.routes.params import NamespaceName, PolicyName
 
 router = APIRouter(prefix="/api/v1/namespaces", tags=["namespaces"])
 
 
+# Namespaces netfence never manages (kube-system, its own ...), and those labelled
+# managed anyway, which it refuses.
+_SYSTEM_STATES = frozenset({"system", "refused"})
+
+
 @router.get("", response_model=schemas.NamespaceList)
-async def list_namespaces(caller: CallerDep) -> schemas.NamespaceList:
-    """Every namespace: managed or not, unmanaged policies, controllers and templates."""
-    found = await namespaces.status(caller.cluster)
+async def list_namespaces(
+    request: Request,
+    caller: CallerDep,
+    q: Annotated[
+        str | None, Query(max_length=253, description="Only namespaces whose name contains this.")
+    ] = None,
+    system: Annotated[
+        bool, Query(description="Include system namespaces (kube-system, netfence's own ...).")
+    ] = True,
+    limit: Annotated[
+        int | None, Query(ge=1, le=10000, description="At most this many rows (default: all).")
+    ] = None,
+    after: Annotated[
+        str | None,
+        Query(
+            alias="continue",
+            pattern=r"^[0-9]{1,6}$",
+            description="The `continue` of the previous page.",
+        ),
+    ] = None,
+) -> Response:
+    """Every namespace the caller may read: managed or not, unmanaged policies, controllers
+    and templates; a page of them with `limit` (the console asks for a few hundred)."""
+
+    async def rows() -> tuple[list[dict[str, Any]], dict[str, int], list[str]]:
+        found = [
+            views.namespace_row(s).model_dump() for s in await namespaces.status(caller.cluster)
+        ]
+        ordinary = [r for r in found if r["state"] not in _SYSTEM_STATES]
+        totals = {
+            "namespaces": len(ordinary),
+            "managed": sum(1 for r in ordinary if r["state"] == "managed"),
+            "unmanaged_policies": sum(r["unmanaged_policies"] for r in ordinary),
+            "controllers": sum(r["controllers"] for r in ordinary),
+            "attached_templates": sum(r["attached_templates"] for r in ordinary),
+        }
+        return found, totals, [r["name"] for r in found if r["state"] == "refused"]
+
+    revision = await caller.cluster.reader.revision()
+    found, totals, refused = await answers_of(request).body(
+        None if revision is None else ("namespaces", revision), rows
+    )
+    needle = (q or "").strip().lower()
+    matching = [
+        r
+        for r in found
+        if (system or r["state"] not in _SYSTEM_STATES) and (not needle or needle in r["name"])
+    ]
+    start = int(after or 0)
+    end = len(matching) if limit is None else start + limit
     allowed = await permissions.answers(
         caller.cluster.authorizer, {"enable_namespaces": permissions.enable_namespaces()}
     )
-    return schemas.NamespaceList(
-        namespaces=[views.namespace_row(summary) for summary in found], permissions=allowed
-    )
+    # The rows are shared by everyone who sees the same; the permissions are the caller's.
+    body = {
+        "namespaces": matching[start:end],
+        "permissions": allowed,
+        "total": len(matching),
+        "totals": totals,
+        "refused": refused,
+        "continue": str(end) if end < len(matching) else None,
+    }
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 @router.get("/{namespace}", response_model=schemas.NamespaceDetail)

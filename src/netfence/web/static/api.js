@@ -71,7 +71,13 @@ export const api = {
   signIn: (token) => request("POST", "/session", { token }),
   signOut: () => request("DELETE", "/session"),
 
-  namespaces: () => request("GET", "/namespaces"),
+  // A page of the cluster view: { q, system, limit } (see GET /api/v1/namespaces).
+  namespaces: (params = {}) => {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== null && value !== "") query.set(key, String(value));
+    const text = query.toString();
+    return request("GET", text ? `/namespaces?${text}` : "/namespaces");
+  },
   namespace: (ns) => request("GET", `/namespaces/${enc(ns)}`),
   events: (ns) => request("GET", `/namespaces/${enc(ns)}/events`),
   enablePreview: (ns) => request("GET", `/namespaces/${enc(ns)}/enable-preview`),

@@ -155,8 +155,14 @@ function loadFailed(run, error) {
 
 // Loads the view's data and renders it, unless it is the same as last time.
 async function refresh(run) {
-  if (run.busy || !current(run)) return;
+  if (!current(run)) return;
+  if (run.busy) {
+    // Asked again while loading (a new filter, a pushed change): load once more after.
+    run.again = true;
+    return;
+  }
   run.busy = true;
+  run.again = false;
   try {
     const data = await run.view.load();
     if (!current(run)) return;
@@ -175,6 +181,7 @@ async function refresh(run) {
   } finally {
     run.busy = false;
   }
+  if (run.again && current(run)) await refresh(run);
 }
 
 // A view whose data is costly to compute (the connectivity matrix reads the whole

@@ -1,22 +1,25 @@
 // Network Policies: every namespace, whether netfence manages it, and what is in it.
 
 import { api } from "./api.js";
-import { h, icon, replace, plural } from "./dom.js";
+import { h, icon, replace, plural, debounce } from "./dom.js";
 import { badge, banner, button, card, emptyState, pageHeader, statTile, table } from "./ui.js";
 import { enableDisableButton, namespaceHref, recentNamespaces, stateBadge, NO_ENABLE } from "./parts.js";
 
 const SYSTEM = new Set(["system", "refused"]);
+// Rows asked for at a time: the server filters and pages, so a cluster of thousands of
+// namespaces costs what is shown. "Show more" asks for the next ones.
+const PAGE = 200;
 
-function stats(ordinary) {
-  const managed = ordinary.filter((r) => r.state === "managed").length;
-  const unmanagedPolicies = ordinary.reduce((sum, r) => sum + r.unmanaged_policies, 0);
+// Totals are the server's, over every namespace the caller may read (system ones left out).
+function stats(totals) {
+  const { managed, namespaces, unmanaged_policies: unmanagedPolicies } = totals;
   return h(
     "div",
     { class: "stats" },
-    statTile("Managed namespaces", `${managed} of ${ordinary.length}`, { tone: managed ? "ok" : undefined }),
+    statTile("Managed namespaces", `${managed} of ${namespaces}`, { tone: managed ? "ok" : undefined }),
     statTile("Unmanaged policies", unmanagedPolicies, { tone: unmanagedPolicies ? "warn" : undefined, hint: unmanagedPolicies ? "made outside netfence" : "none outside netfence" }),
-    statTile("Controllers", ordinary.reduce((sum, r) => sum + r.controllers, 0)),
-    statTile("Templates attached", ordinary.reduce((sum, r) => sum + r.attached_templates, 0)),
+    statTile("Controllers", totals.controllers),
+    statTile("Templates attached", totals.attached_templates),
   );
 }
 
@@ -45,16 +48,35 @@ const COLUMNS = [
   { title: "", className: "col-actions" },
 ];
 
-function namespacesCard(data, visible, searchText, ctx) {
+function namespacesCard(v, searchText) {
+  const { data, ctx } = v;
+  const more = data.continue
+    ? h(
+        "div",
+        { class: "table-more" },
+        button(`Show ${Math.min(PAGE, data.total - data.namespaces.length)} more`, {
+          variant: "secondary",
+          onClick: () => {
+            v.limit += PAGE;
+            ctx.refresh();
+          },
+        }),
+      )
+    : null;
   return card({
     title: "Namespaces",
-    subtitle: `${plural(visible.length, "namespace")} shown of ${data.namespaces.length}`,
-    body: table({
-      label: "Namespaces",
-      columns: COLUMNS,
-      empty: emptyState({ iconName: "search", title: "No namespace matches", text: searchText ? `Nothing is called like “${searchText}”.` : "Turn on “Show system namespaces” to see them." }),
-      rows: visible.map((r) => namespaceRow(r, data.permissions, ctx)),
-    }),
+    subtitle: `${plural(data.namespaces.length, "namespace")} shown of ${data.total}`,
+    body: h(
+      "div",
+      null,
+      table({
+        label: "Namespaces",
+        columns: COLUMNS,
+        empty: emptyState({ iconName: "search", title: "No namespace matches", text: searchText ? `Nothing is called like “${searchText}”.` : "Turn on “Show system namespaces” to see them." }),
+        rows: data.namespaces.map((r) => namespaceRow(r, data.permissions, ctx)),
+      }),
+      more,
+    ),
   });
 }
 
@@ -64,21 +86,18 @@ function draw(v) {
     replace(v.region, openByName(data.forbidden, ctx));
     return;
   }
-  const rows = data.namespaces;
-  const q = v.search.value.trim().toLowerCase();
-  const visible = rows.filter((r) => (v.showSystem.checked || !SYSTEM.has(r.state)) && (!q || r.name.toLowerCase().includes(q)));
   replace(
     v.region,
-    stats(rows.filter((r) => !SYSTEM.has(r.state))),
-    rows.filter((r) => r.state === "refused").map((r) => banner("danger", `${r.name} is a system namespace labelled managed; netfence refuses to manage it. Remove the label netfence.io/managed.`)),
+    stats(data.totals),
+    data.refused.map((name) => banner("danger", `${name} is a system namespace labelled managed; netfence refuses to manage it. Remove the label netfence.io/managed.`)),
     data.permissions.enable_namespaces ? null : banner("info", NO_ENABLE, { title: "Read-only for namespaces" }),
-    namespacesCard(data, visible, q ? v.search.value.trim() : "", ctx),
+    namespacesCard(v, v.search.value.trim()),
   );
 }
 
-async function load() {
+async function load(v) {
   try {
-    return await api.namespaces();
+    return await api.namespaces({ q: v.search.value.trim(), system: v.showSystem.checked, limit: v.limit });
   } catch (error) {
     if (error.status === 403) return { forbidden: error.message };
     throw error;
@@ -93,9 +112,15 @@ export function namespacesView(_params, ctx) {
     showSystem: h("input", { type: "checkbox", id: "show-system" }),
     region: h("div", { class: "stack" }),
     data: null,
+    limit: PAGE,
   };
-  v.search.addEventListener("input", () => v.data && draw(v));
-  v.showSystem.addEventListener("change", () => v.data && draw(v));
+  // The server filters: a new filter starts again from the first page.
+  const refilter = () => {
+    v.limit = PAGE;
+    ctx.refresh();
+  };
+  v.search.addEventListener("input", debounce(refilter, 200));
+  v.showSystem.addEventListener("change", refilter);
   v.root.append(
     pageHeader({
       title: "Network Policies",
@@ -108,7 +133,7 @@ export function namespacesView(_params, ctx) {
     nav: "namespaces",
     title: "Network Policies",
     crumbs: [{ label: "Network Policies" }],
-    load,
+    load: () => load(v),
     render(d) {
       v.data = d;
       v.root.querySelector(".toolbar").hidden = Boolean(d.forbidden);
