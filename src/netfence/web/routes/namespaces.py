@@ -89,10 +89,22 @@ async def list_namespaces(
 
 
 @router.get("/{namespace}", response_model=schemas.NamespaceDetail)
-async def get_namespace(namespace: NamespaceName, caller: CallerDep) -> schemas.NamespaceDetail:
+async def get_namespace(request: Request, namespace: NamespaceName, caller: CallerDep) -> Response:
     """One namespace: its controllers with their templates and all of its policies."""
     found = await namespaces.detail(caller.cluster, namespace)
-    return views.namespace_detail(found)
+    revision = await caller.cluster.reader.revision()
+    # Rendering (every policy's YAML, the template statuses) is the cost; it is shared by
+    # callers who see the same and have the same rights here.
+    key = (
+        None
+        if revision is None
+        else ("namespace", namespace, revision, tuple(sorted(found.permissions.items())))
+    )
+
+    async def render() -> bytes:
+        return views.namespace_detail(found).model_dump_json(by_alias=True).encode()
+
+    return Response(await answers_of(request).body(key, render), media_type="application/json")
 
 
 @router.get("/{namespace}/enable-preview", response_model=schemas.EnablePreview)
