@@ -477,10 +477,10 @@ async def test_namespace_view_lists_controllers_policies_and_yaml(
     )
 
     # The console reads its watch cache, which sees a write made elsewhere a moment later.
-    async def labelled() -> dict[str, Any] | None:
+    async def labelled() -> dict[str, Any]:
         found = ok(await api.get(f"/api/v1/namespaces/{team}"))
         web = [c for c in found["controllers"] if c["name"] == "web"]
-        return found if web and web[0]["templates"] == ["http"] else None
+        return found if web and web[0]["templates"] == ["http"] else {}
 
     body = await kube.eventually(labelled)
     assert body["name"] == team
