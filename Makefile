@@ -58,3 +58,8 @@ bench-web: $(STAMP)
 .PHONY: bench-operations
 bench-operations: $(STAMP)
 	$(BIN)/python benchmarks/operations_bench.py
+
+# The console on 1,000 namespaces, 5,000 controllers and 20,000 pods (docs/benchmarks.md).
+.PHONY: bench-console-scale
+bench-console-scale: $(STAMP)
+	$(BIN)/python benchmarks/console_scale_bench.py
