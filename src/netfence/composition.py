@@ -187,7 +187,9 @@ class Connector:
                 netfence_namespace=self._netfence_namespace,
             )
 
-        views = CachedViews(cache, lambda: self._visibilities.get(key, ask), self._memo)
+        views = CachedViews(
+            cache, lambda: self._visibilities.get(key, ask), self._memo, found.reader
+        )
         return dataclasses.replace(
             found,
             reader=views,

@@ -106,7 +106,7 @@ def _views(cache: SharedCache, seen: Visibility) -> CachedViews:
     async def visibility() -> Visibility:
         return seen
 
-    return CachedViews(cache, visibility, InventoryMemo())
+    return CachedViews(cache, visibility, InventoryMemo(), cast(Any, None))
 
 
 async def test_a_developer_reads_his_namespace_and_is_refused_the_other() -> None:

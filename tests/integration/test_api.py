@@ -438,7 +438,17 @@ async def test_cluster_view_counts_policies_controllers_and_templates(
     api: Api, admin: AsyncClient, team: str, managed_team: str
 ) -> None:
     await kube.create(admin, kube.deployment(team, "api", templates=("http", "dns")))
-    body = ok(await api.get("/api/v1/namespaces"))
+
+    # The console's cache sees writes made elsewhere (here, and the controller's) a
+    # moment later: wait for both, then hold every row to what it must say.
+    async def counted() -> dict[str, Any]:
+        found = ok(await api.get("/api/v1/namespaces"))
+        rows = {r["name"]: r for r in found["namespaces"]}
+        done = rows.get(team, {}).get("controllers") == 4
+        managed = rows.get(managed_team, {})
+        return found if done and managed.get("state") == "managed" and managed["backed_up"] else {}
+
+    body = await kube.eventually(counted)
     assert body["permissions"] == {"enable_namespaces": True}
     rows = {r["name"]: r for r in body["namespaces"]}
     assert list(rows) == sorted(rows)
@@ -1468,9 +1478,7 @@ async def test_every_operation_was_seen_succeeding_and_failing(
         pytest.skip("only meaningful when the whole module runs")
     # Connectivity and probing operations have their own modules and checks
     # (test_api_connectivity.py, test_probe.py).
-    gaps = coverage.missing(
-        operations(api.app, exclude_tags={"connectivity", "probing", "stream"})
-    )
+    gaps = coverage.missing(operations(api.app, exclude_tags={"connectivity", "probing", "stream"}))
     # Reading one's own session never fails: it starts a session when there is none.
     if "GET /api/v1/session" in gaps.get("failure", []):
         gaps["failure"].remove("GET /api/v1/session")

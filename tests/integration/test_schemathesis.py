@@ -303,7 +303,10 @@ async def test_no_operation_answers_5xx(control_plane: ControlPlane, target: Tar
         operations = []
         for result in schema.get_all_operations():
             assert isinstance(result, Ok), result  # the app's own schema loads whole
-            operations.append(result.ok())
+            # The live stream never ends, so no case of it would; test_shared_cache.py
+            # drives it against a real server.
+            if result.ok().path != "/api/v1/stream":
+                operations.append(result.ok())
         for operation in operations:
             for mode, strategy in _strategies(operation, target):
                 label = f"{operation.method.upper()} {operation.path} [{mode}]"

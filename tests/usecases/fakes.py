@@ -106,6 +106,9 @@ class FakeCluster:
                 documents.append((workload.name, _workload_manifest(workload)))
         return manifests.read(documents, validate=False)
 
+    async def current_catalog(self) -> StoredCatalog:
+        return await self.catalog()
+
     async def revision(self) -> tuple[object, ...] | None:
         return None
 

@@ -28,6 +28,7 @@ from netfence.core.visibility import (
 )
 from netfence.usecases.ports import (
     ClusterChanges,
+    ClusterViews,
     EventRecord,
     LeaseRecord,
     StoredCatalog,
@@ -68,9 +69,12 @@ class CachedViews:
         cache: SharedCache,
         visibility: Callable[[], Awaitable[Visibility]],
         memo: InventoryMemo,
+        live: ClusterViews,
         *,
         sync_seconds: float = 30.0,
     ) -> None:
+        # The caller's own live reader, for the few reads a write depends on.
+        self._live = live
         self._cache = cache
         self._visibility = visibility
         self._memo = memo
@@ -157,6 +161,10 @@ class CachedViews:
             )
 
     # --- ClusterViews ---------------------------------------------------------------------
+
+    async def current_catalog(self) -> StoredCatalog:
+        await self.catalog()  # refused as the cached one would be
+        return await self._live.current_catalog()
 
     async def revision(self) -> tuple[object, ...] | None:
         seen = await self._seen()

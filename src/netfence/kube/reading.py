@@ -203,6 +203,9 @@ class LiveReader:
 
     # --- ClusterViews ---------------------------------------------------------------------
 
+    async def current_catalog(self) -> StoredCatalog:
+        return await self.catalog()
+
     async def revision(self) -> tuple[object, ...] | None:
         return None  # every read is a new one: nothing can be reused
 

@@ -97,6 +97,11 @@ class ClusterReader(Protocol):
 class ClusterViews(ClusterReader, Protocol):
     """What people look at besides the planner's state."""
 
+    async def current_catalog(self) -> StoredCatalog:
+        """The catalog as the API server holds it now, for the write its version guards
+        (a cache's copy may be a moment behind, which would refuse the write)."""
+        ...
+
     async def revision(self) -> tuple[object, ...] | None:
         """Equal for two reads of this caller that would answer the same (what the caller
         may see, and the version of the cluster read), so an answer computed for one may

@@ -108,7 +108,7 @@ async def apply(
     what would be created and configured, writing nothing.
     """
     parsed = [templates.parse_template(name, text) for name, text in documents.items()]
-    stored = await cluster.reader.catalog()
+    stored = await cluster.reader.current_catalog()
     if dry_run:
         return Applied(
             templates=parsed,
@@ -135,7 +135,7 @@ async def apply(
 
 async def delete(cluster: Cluster, name: str, *, resource_version: str | None = None) -> None:
     """Delete a template; policies made from it keep their snapshot."""
-    stored = await cluster.reader.catalog()
+    stored = await cluster.reader.current_catalog()
     if name not in stored.data or stored.resource_version is None:
         raise errors.NotFound(unknown_template(stored.catalog, name))
     await cluster.changes.patch_catalog(
