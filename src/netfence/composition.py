@@ -17,7 +17,7 @@ import hashlib
 import logging
 import signal
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,7 @@ from netfence.localcluster import demo as demo_objects
 from netfence.localcluster.enforcer import VERSION as ENFORCER_VERSION
 from netfence.localcluster.probing import NodeAgentProber
 from netfence.usecases.ports import Cluster, Prober
+from netfence.web.registry import ClusterInfo, ClusterRegistry
 from netfence.web.settings import LOOPBACK_HOSTS, AuthMode, WebSettings, hosts_for
 
 if TYPE_CHECKING:
@@ -142,17 +143,107 @@ class Connector:
 
 
 def web_app(
-    config: KubeConfig | SingleConfig, settings: WebSettings, *, prober: Prober | None = None
+    config: KubeConfig | SingleConfig,
+    settings: WebSettings,
+    *,
+    prober: Prober | None = None,
+    contexts: Sequence[str] | None = None,
+    default: str | None = None,
 ) -> FastAPI:
-    """The console and API for one cluster, each caller acting as themselves."""
+    """The console and API for the kubeconfig's clusters (``contexts``, else all of its
+    contexts), each caller acting as themselves. ``default`` (else the current context)
+    is served at /api/v1/... without a cluster in the path; ``prober`` probes it."""
     # The web stack is imported when it is served: it is half of every other command's
     # start-up time (netfence connectivity -f, enable, attach ...).
     from netfence.web.app import create_app
 
-    connector = Connector(
-        config, netfence_namespace=settings.netfence_namespace, auth=settings.auth, prober=prober
-    )
-    return create_app(settings, connector)
+    return create_app(settings, clusters_of(config, settings, prober, contexts, default))
+
+
+def cluster_infos(config: KubeConfig | SingleConfig) -> dict[str, ClusterInfo]:
+    """Each context of the kubeconfig as the console lists it, in the kubeconfig's order
+    (read from the context itself: a context whose user entry is broken is still listed,
+    and fails, naming itself, when it is opened)."""
+    if isinstance(config, SingleConfig):
+        named = {config.context_name: (config.context, config.cluster.server)}
+    else:
+        named = {
+            name: (context, cluster.server if cluster is not None else "")
+            for name, context in config.contexts.items()
+            for cluster in [config.clusters.get(context.cluster)]
+        }
+    return {
+        name: ClusterInfo(
+            name=name, server=server, user=context.user or "", namespace=context.namespace
+        )
+        for name, (context, server) in named.items()
+    }
+
+
+def clusters_of(
+    config: KubeConfig | SingleConfig,
+    settings: WebSettings,
+    prober: Prober | None = None,
+    contexts: Sequence[str] | None = None,
+    default: str | None = None,
+) -> ClusterRegistry:
+    """One cluster per context, each with its own Connector, built on first use."""
+    infos = cluster_infos(config)
+    names = list(contexts) if contexts else list(infos)
+    unknown = [name for name in names if name not in infos]
+    if unknown or not names:
+        raise ValueError(f"the kubeconfig has no context {', '.join(unknown) or 'at all'}")
+    current = config.context_name if isinstance(config, SingleConfig) else config.current_context
+    chosen = next((n for n in (default, current) if n is not None and n in names), names[0])
+
+    def connect(info: ClusterInfo) -> Connector:
+        single = config if isinstance(config, SingleConfig) else config.get(context_name=info.name)
+        assert single is not None  # every name is one of its contexts (checked above)
+        return Connector(
+            single,
+            netfence_namespace=settings.netfence_namespace,
+            auth=settings.auth,
+            prober=prober if info.name == chosen else None,
+        )
+
+    return ClusterRegistry([infos[n] for n in names], connect, default=chosen)
+
+
+def served_contexts(
+    config: KubeConfig, auth: AuthMode, context: str | None, contexts: Sequence[str]
+) -> tuple[list[str], str]:
+    """The contexts `netfence serve` serves and its default one (see docs/api.md).
+
+    --context NAME alone serves that one; --contexts A,B those (NAME, else the current
+    context, else the first, is the default); neither: every context in local mode, the
+    current one in token mode, where a token belongs to one cluster, so one server serves
+    one cluster and --contexts with more than one is refused.
+    """
+    known = list(config.contexts)
+    for name in contexts:
+        if name not in known:
+            hint = suggestions.did_you_mean(name, known)
+            raise errors.NotFound(
+                f"--contexts names {name}, which is no context of the kubeconfig"
+                f"{hint or ';'} its contexts: {', '.join(known) or 'none'}",
+                field="contexts",
+            )
+    if contexts:
+        names = list(dict.fromkeys(contexts))
+    elif context is not None or auth is AuthMode.TOKEN:
+        names = [context or config.current_context or known[0]]
+    else:
+        names = known
+    if auth is AuthMode.TOKEN and len(names) > 1:
+        raise errors.Refused(
+            f"--auth token serves one cluster (each user signs in with a token of that "
+            f"cluster), but --contexts names {len(names)}: {', '.join(names)}; run one "
+            "server per cluster, each with --context NAME (or serve them all with "
+            "--auth local)",
+            field="contexts",
+        )
+    default = next((n for n in (context, config.current_context) if n in names), names[0])
+    return names, default
 
 
 def _probe_server(app: Any) -> uvicorn.Server:
@@ -232,13 +323,18 @@ async def serve(
     metrics_address: str | None = None,
     health_address: str | None = None,
     prober: Prober | None = None,
+    contexts: Sequence[str] | None = None,
+    default: str | None = None,
 ) -> None:
-    """The API, the console and (unless told not to) the controller, one process."""
+    """The API, the console and (unless told not to) the controller, one process. The
+    console serves ``contexts`` (see web_app); the controller runs for the default
+    cluster only: a console that lists clusters must not start writing to each."""
     import uvicorn  # imported when served, as in web_app
 
+    app = web_app(config, settings, prober=prober, contexts=contexts, default=default)
     server = uvicorn.Server(
         uvicorn.Config(
-            web_app(config, settings, prober=prober),
+            app,
             host=host,
             port=port,
             # uvicorn's records go through the CLI's handler (text or JSON, redacted),
@@ -249,7 +345,8 @@ async def serve(
             lifespan="on",
         )
     )
-    client = connecting.make_client(config) if controller else None
+    home = app.state.clusters.default if isinstance(config, KubeConfig) else None
+    client = connecting.make_client(config, context=home) if controller else None
     task = None
     if client is not None:
         try:
@@ -361,6 +458,8 @@ class Runtime:
             secure_cookies=options.secure_cookies,
             allowed_hosts=hosts_for(options.host, auth, options.allowed_hosts),
         )
+        config = _config(target)
+        contexts, default = served_contexts(config, auth, target.context, options.contexts)
         if settings.allowed_hosts != ("*",):
             cli_context.out.print(
                 f"Answering the host names {', '.join(settings.allowed_hosts)} only "
@@ -368,8 +467,16 @@ class Runtime:
                 markup=False,
                 highlight=False,
             )
+        others = [name for name in contexts if name != default]
+        cli_context.out.print(
+            f"Serving the cluster of context {default}"
+            + (f" (default) and {', '.join(others)}" if others else "")
+            + (f"; the controller runs for {default} only." if options.controller else "."),
+            markup=False,
+            highlight=False,
+        )
         await serve(
-            _config(target),
+            config,
             settings,
             host=options.host,
             port=options.port,
@@ -377,6 +484,8 @@ class Runtime:
             metrics_address=options.metrics_address,
             health_address=options.health_address,
             prober=local_prober(target.kubeconfig) if auth is AuthMode.LOCAL else None,
+            contexts=contexts,
+            default=default,
         )
 
     def start_local_cluster(self, directory: Path) -> Path:

@@ -46,6 +46,8 @@ class ServeOptions:
     # The controller's /metrics and /healthz, /readyz (see ControllerOptions).
     metrics_address: str | None = None
     health_address: str | None = None
+    # The kubeconfig contexts the console serves (--contexts); empty: see `serve --help`.
+    contexts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

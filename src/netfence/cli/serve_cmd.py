@@ -54,6 +54,17 @@ def serve(
             "answers any name unless this restricts it (*.example.com allowed there).",
         ),
     ] = None,
+    contexts: Annotated[
+        str | None,
+        typer.Option(
+            "--contexts",
+            metavar="A,B",
+            help="The kubeconfig contexts the console serves, each its own cluster with a "
+            "picker in the header (comma-separated). Default: every context, or only "
+            "--context NAME when given; --auth token serves one cluster (the current "
+            "context or --context NAME).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
     log_format: LogFormatOption = LogFormat.TEXT,
     metrics_bind_address: MetricsAddressOption = None,
@@ -80,5 +91,6 @@ def serve(
         tuple(allowed_host or ()),
         metrics_bind_address,
         health_probe_bind_address,
+        tuple(name.strip() for name in (contexts or "").split(",") if name.strip()),
     )
     run(s.runtime.serve(s, options))

@@ -1,7 +1,7 @@
 """The app factory: nothing is created at import time.
 
-The composition root (`netfence.composition`) hands in the connector that makes each
-caller's ports; the app itself knows no client library.
+The composition root (`netfence.composition`) hands in the clusters it serves, each with
+the connector that makes each caller's ports; the app itself knows no client library.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from netfence import __version__
 from netfence.web import errors
-from netfence.web.callers import Connector
+from netfence.web.clusters import ClusterPaths
+from netfence.web.registry import Clusters
 from netfence.web.routes import (
+    clusters,
     connectivity,
     controllers,
     events,
@@ -50,11 +52,13 @@ _SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: WebSettings, connector: Connector) -> FastAPI:
+def create_app(settings: WebSettings, served: Clusters) -> FastAPI:
+    """The app for the clusters in ``served`` (web.clusters: a path may name one)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        await connector.close()
+        await served.close()
 
     app = FastAPI(
         title="netfence",
@@ -67,11 +71,14 @@ def create_app(settings: WebSettings, connector: Connector) -> FastAPI:
     )
     app.state.settings = settings
     app.state.sessions = SessionStore(settings)
-    app.state.connector = connector
+    app.state.clusters = served
     errors.install(app)
+    # Inside the host check (added after it is outer): a rebound name is refused first.
+    app.add_middleware(ClusterPaths, clusters=served)
     if settings.allowed_hosts != ("*",):
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     for module in (
+        clusters,
         session,
         namespaces,
         controllers,
