@@ -530,17 +530,63 @@ class Runtime:
         finally:
             await client.close()
 
-    async def serve_demo(self, kubeconfig: Path, port: int) -> None:
-        settings = WebSettings(allowed_hosts=LOOPBACK_HOSTS)
-        config = connecting.load_config(kubeconfig)
-        await serve(
-            config,
-            settings,
-            host="127.0.0.1",
-            port=port,
-            controller=True,
-            prober=local_prober(kubeconfig),
+    async def start_second_cluster(self, directory: Path) -> Path:
+        """The demo's second cluster (control plane only) in DIR/clusters/prod, seeded with
+        its smaller application; a kubeconfig naming both clusters (dev, the first and
+        current context, and prod)."""
+        first = load(directory)
+        second = await asyncio.to_thread(
+            local_cluster.up_peer, directory, demo_objects.SECOND_CLUSTER
         )
+        client = connecting.client_for(second.kubeconfig)
+        try:
+            await demo_objects.seed(
+                client,
+                netfence_namespace=naming.DEFAULT_NETFENCE_NAMESPACE,
+                objects=demo_objects.second_cluster_manifests(naming.DEFAULT_NETFENCE_NAMESPACE),
+            )
+        finally:
+            await client.close()
+        return local_cluster.write_clusters_kubeconfig(
+            directory, {"dev": first, demo_objects.SECOND_CLUSTER: second}
+        )
+
+    async def serve_demo(self, kubeconfig: Path, port: int, clusters: Path | None = None) -> None:
+        """The console for ``clusters`` (a kubeconfig of several, else ``kubeconfig``'s
+        one), probing through the first cluster's dataplane, and a controller for each
+        cluster: in the demo every cluster is the demo's own."""
+        settings = WebSettings(allowed_hosts=LOOPBACK_HOSTS)
+        config = connecting.load_config(clusters or kubeconfig)
+        others = [name for name in config.contexts if name != config.current_context]
+        extra = [connecting.make_client(config, context=name) for name in others]
+        controllers = [
+            asyncio.create_task(
+                run_controller(
+                    client,
+                    ControllerSettings(netfence_namespace=naming.DEFAULT_NETFENCE_NAMESPACE),
+                    metrics_address="0",
+                ),
+                name=f"controller {name}",
+            )
+            for name, client in zip(others, extra, strict=True)
+        ]
+        for task in controllers:
+            task.add_done_callback(_report_crash)
+        try:
+            await serve(
+                config,
+                settings,
+                host="127.0.0.1",
+                port=port,
+                controller=True,
+                prober=local_prober(kubeconfig),
+            )
+        finally:
+            for task in controllers:
+                task.cancel()
+            await asyncio.gather(*controllers, return_exceptions=True)
+            for client in extra:
+                await client.close()
 
     def lab_up(self, directory: Path, documents: list[object]) -> cli_context.LabSummary:
         control_plane = _local_control_plane(directory)
