@@ -165,17 +165,24 @@ def test_token_mode_serves_the_named_context_only(clusters: Clusters) -> None:
     log = clusters.kubeconfig.parent / "token-serve.log"
     # --context is the global option; kubectl's convention lets it follow the command.
     extra = ("--context", "prod", "--auth", "token", "--no-controller")
-    with browser.serve(clusters.kubeconfig, log, *extra) as served:
-        listed = httpx.get(f"{served.url}/api/v1/clusters").json()
-        assert [c["name"] for c in listed["items"]] == ["prod"]
-        # prod's admin token signs in; dev's is no token of that cluster.
-        assert _sign_in(served.url, clusters.prod.admin_token) == 200
-        assert _sign_in(served.url, clusters.dev.admin_token) == 401
+    with (
+        browser.serve(clusters.kubeconfig, log, *extra) as served,
+        httpx.Client(base_url=served.url) as http,
+    ):
+        listed = http.get("/api/v1/clusters").json()
+        # Before sign-in: the names only, not where the API server is.
+        assert [(c["name"], c["server"]) for c in listed["items"]] == [("prod", "")]
+        # dev's admin token is no token of this cluster; prod's signs in.
+        assert _sign_in(http, clusters.dev.admin_token) == 401
+        assert _sign_in(http, clusters.prod.admin_token) == 200
+        listed = http.get("/api/v1/clusters").json()
+        assert [(c["name"], c["server"]) for c in listed["items"]] == [
+            ("prod", clusters.prod.server)
+        ]
 
 
-def _sign_in(url: str, token: str) -> int:
-    with httpx.Client(base_url=url) as http:
-        return http.post("/api/v1/session", json={"token": token}).status_code
+def _sign_in(http: httpx.Client, token: str) -> int:
+    return http.post("/api/v1/session", json={"token": token}).status_code
 
 
 # --- the picker in a real browser ----------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Every other path is served per cluster under /api/v1/clusters/{cluster}/... (see
 `netfence.web.clusters`); nothing here reaches a cluster, so listing them needs no
-credentials beyond reaching the console.
+credentials (the console needs the names before anyone signs in).
 """
 
 from __future__ import annotations
@@ -14,18 +14,31 @@ from fastapi import APIRouter, Path, Request
 from netfence.web import schemas
 from netfence.web.clusters import registry_of, unknown_cluster
 from netfence.web.registry import ClusterInfo, Clusters
+from netfence.web.sessions import SESSION_COOKIE, SessionStore
+from netfence.web.settings import AuthMode, WebSettings
 
 router = APIRouter(prefix="/api/v1/clusters", tags=["clusters"])
 
 
-def _view(info: ClusterInfo, clusters: Clusters) -> schemas.ClusterView:
+def _view(info: ClusterInfo, clusters: Clusters, *, known: bool) -> schemas.ClusterView:
     return schemas.ClusterView(
         name=info.name,
-        server=info.server,
-        user=info.user,
+        server=info.server if known else "",
+        user=info.user if known else "",
         namespace=info.namespace,
         default=info.name == clusters.default,
     )
+
+
+def _known(request: Request) -> bool:
+    """Token mode tells the API server's address and the kubeconfig's user name only to
+    someone signed in; the page needs just the names before that."""
+    settings: WebSettings = request.app.state.settings
+    if settings.auth is AuthMode.LOCAL:
+        return True
+    store: SessionStore = request.app.state.sessions
+    session = store.get(request.cookies.get(SESSION_COOKIE))
+    return session is not None and session.signed_in
 
 
 @router.get("", response_model=schemas.ClusterList)
@@ -34,7 +47,8 @@ async def list_clusters(request: Request) -> schemas.ClusterList:
     /api/v1/clusters/{cluster}/..., and without a cluster for the default one."""
     clusters = registry_of(request)
     return schemas.ClusterList(
-        default=clusters.default, items=[_view(c, clusters) for c in clusters.known()]
+        default=clusters.default,
+        items=[_view(c, clusters, known=_known(request)) for c in clusters.known()],
     )
 
 
@@ -48,4 +62,4 @@ async def get_cluster(
     found = next((c for c in clusters.known() if c.name == cluster), None)
     if found is None:
         raise unknown_cluster(cluster, clusters)
-    return _view(found, clusters)
+    return _view(found, clusters, known=_known(request))
