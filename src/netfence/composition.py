@@ -331,7 +331,10 @@ async def serve(
     cluster only: a console that lists clusters must not start writing to each."""
     import uvicorn  # imported when served, as in web_app
 
-    app = web_app(config, settings, prober=prober, contexts=contexts, default=default)
+    from netfence.web.app import create_app  # as in web_app
+
+    clusters = clusters_of(config, settings, prober, contexts, default)
+    app = create_app(settings, clusters)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -345,7 +348,7 @@ async def serve(
             lifespan="on",
         )
     )
-    home = app.state.clusters.default if isinstance(config, KubeConfig) else None
+    home = clusters.default if isinstance(config, KubeConfig) else None
     client = connecting.make_client(config, context=home) if controller else None
     task = None
     if client is not None:

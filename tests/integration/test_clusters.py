@@ -22,6 +22,7 @@ from netfence.core import naming
 from netfence.kube import connecting
 from netfence.localcluster import ControlPlane, cluster, running
 from tests.integration import browser, kube
+from tests.integration.netfence_fixtures import NETFENCE_NS
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -58,6 +59,7 @@ async def clusters(
         tmp_path_factory.mktemp("clusters"), {"dev": control_plane, "prod": prod}
     )
     prod_admin = connecting.client_for(prod.kubeconfig)
+    await kube.create_namespace(prod_admin, NETFENCE_NS)
     dev_ns = await kube.create_namespace(admin, kube.unique("clu-dev"))
     prod_ns = await kube.create_namespace(prod_admin, kube.unique("clu-prod"))
     try:
@@ -136,6 +138,35 @@ async def test_a_change_through_a_cluster_path_lands_on_that_cluster_only(
     finally:
         await admin.delete(Namespace, twin)
         await kube.set_namespace_label(prod_admin, clusters.prod_namespace, None)
+        await prod_admin.close()
+
+
+async def test_serve_with_a_context_runs_the_controller_for_that_cluster(
+    clusters: Clusters,
+) -> None:
+    """`--context prod` serves prod only, and its controller works on prod: a namespace
+    enabled there gets netfence's baseline (the controller used to take the current
+    context whatever --context said)."""
+    prod_admin = connecting.client_for(clusters.prod.kubeconfig)
+    ns = await kube.create_namespace(prod_admin, kube.unique("clu-ctl"), managed=True)
+    log = clusters.kubeconfig.parent / "context-serve.log"
+    try:
+        with browser.serve(clusters.kubeconfig, log, "--context", "prod") as served:
+            async with httpx.AsyncClient(base_url=served.url) as http:
+                listed = (await http.get("/api/v1/clusters")).json()
+            assert [c["name"] for c in listed["items"]] == ["prod"]
+
+            async def baseline() -> bool:
+                names = await kube.policy_names(prod_admin, ns)
+                return set(naming.BASELINE_POLICY_NAMES) <= names
+
+            await kube.eventually(baseline, timeout=30, interval=0.25)
+        assert "Serving the cluster of context prod; the controller runs for prod only." in (
+            log.read_text()
+        )
+    finally:
+        await kube.set_namespace_label(prod_admin, ns, None)
+        await prod_admin.delete(Namespace, ns)
         await prod_admin.close()
 
 
