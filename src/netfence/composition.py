@@ -58,6 +58,7 @@ from netfence.localcluster.enforcer import VERSION as ENFORCER_VERSION
 from netfence.localcluster.probing import NodeAgentProber
 from netfence.usecases.ports import Cluster, Prober
 from netfence.usecases.visibility import visibility_of
+from netfence.web.registry import ClusterInfo, ClusterRegistry
 from netfence.web.settings import LOOPBACK_HOSTS, AuthMode, WebSettings, hosts_for
 
 if TYPE_CHECKING:
@@ -132,6 +133,10 @@ class Connector:
 
     async def start(self) -> None:
         """Start filling the shared cache (when there is one); requests wait for it."""
+        self._start_cache()
+
+    def _start_cache(self) -> None:
+        """In the event loop: a cluster opened for the first time starts its cache here."""
         if self._shared and self._cache is None:
             # The server's own account: the kubeconfig's user, or the pod's ServiceAccount.
             self._cache_client = connecting.make_client(self._config)
@@ -171,6 +176,7 @@ class Connector:
         found = cluster_for(client, netfence_namespace=self._netfence_namespace)
         if token is None and self._prober is not None:
             found = dataclasses.replace(found, prober=self._prober)
+        self._start_cache()
         cache = self._cache
         if cache is None:
             return found
@@ -219,23 +225,111 @@ def web_app(
     settings: WebSettings,
     *,
     prober: Prober | None = None,
+    contexts: Sequence[str] | None = None,
+    default: str | None = None,
     shared_cache: bool = True,
 ) -> FastAPI:
-    """The console and API for one cluster, each caller acting as themselves (reading the
-    shared watch cache through their own permissions unless `shared_cache` is off)."""
+    """The console and API for the kubeconfig's clusters (``contexts``, else all of its
+    contexts), each caller acting as themselves and reading each cluster's shared watch
+    cache through their own permissions (unless `shared_cache` is off). ``default`` (else
+    the current context) is served at /api/v1/... without a cluster in the path;
+    ``prober`` probes it."""
     # The web stack is imported when it is served: it is half of every other command's
     # start-up time (netfence connectivity -f, enable, attach ...).
     from netfence.web.app import create_app
 
-    connector = Connector(
-        config,
-        netfence_namespace=settings.netfence_namespace,
-        auth=settings.auth,
-        prober=prober,
-        shared_cache=shared_cache,
-        visibility_seconds=settings.permission_cache_seconds,
+    return create_app(
+        settings, clusters_of(config, settings, prober, contexts, default, shared_cache)
     )
-    return create_app(settings, connector)
+
+
+def cluster_infos(config: KubeConfig | SingleConfig) -> dict[str, ClusterInfo]:
+    """Each context of the kubeconfig as the console lists it, in the kubeconfig's order
+    (read from the context itself: a context whose user entry is broken is still listed,
+    and fails, naming itself, when it is opened)."""
+    if isinstance(config, SingleConfig):
+        named = {config.context_name: (config.context, config.cluster.server)}
+    else:
+        named = {
+            name: (context, cluster.server if cluster is not None else "")
+            for name, context in config.contexts.items()
+            for cluster in [config.clusters.get(context.cluster)]
+        }
+    return {
+        name: ClusterInfo(
+            name=name, server=server, user=context.user or "", namespace=context.namespace
+        )
+        for name, (context, server) in named.items()
+    }
+
+
+def clusters_of(
+    config: KubeConfig | SingleConfig,
+    settings: WebSettings,
+    prober: Prober | None = None,
+    contexts: Sequence[str] | None = None,
+    default: str | None = None,
+    shared_cache: bool = True,
+) -> ClusterRegistry:
+    """One cluster per context, each with its own Connector, built on first use."""
+    infos = cluster_infos(config)
+    names = list(contexts) if contexts else list(infos)
+    unknown = [name for name in names if name not in infos]
+    if unknown or not names:
+        raise ValueError(f"the kubeconfig has no context {', '.join(unknown) or 'at all'}")
+    current = config.context_name if isinstance(config, SingleConfig) else config.current_context
+    chosen = next((n for n in (default, current) if n is not None and n in names), names[0])
+
+    def connect(info: ClusterInfo) -> Connector:
+        single = config if isinstance(config, SingleConfig) else config.get(context_name=info.name)
+        assert single is not None  # every name is one of its contexts (checked above)
+        return Connector(
+            single,
+            netfence_namespace=settings.netfence_namespace,
+            auth=settings.auth,
+            prober=prober if info.name == chosen else None,
+            shared_cache=shared_cache,
+            visibility_seconds=settings.permission_cache_seconds,
+        )
+
+    return ClusterRegistry([infos[n] for n in names], connect, default=chosen)
+
+
+def served_contexts(
+    config: KubeConfig, auth: AuthMode, context: str | None, contexts: Sequence[str]
+) -> tuple[list[str], str]:
+    """The contexts `netfence serve` serves and its default one (see docs/api.md).
+
+    --context NAME alone serves that one; --contexts A,B those (NAME, else the current
+    context, else the first, is the default); neither: every context in local mode, the
+    current one in token mode, where a token belongs to one cluster, so one server serves
+    one cluster and --contexts with more than one is refused.
+    """
+    known = list(config.contexts)
+    for name in contexts:
+        if name not in known:
+            hint = suggestions.did_you_mean(name, known)
+            raise errors.NotFound(
+                f"--contexts names {name}, which is no context of the kubeconfig"
+                f"{hint or ';'} its contexts: {', '.join(known) or 'none'}",
+                field="contexts",
+            )
+    if contexts:
+        names = list(dict.fromkeys(contexts))
+    elif context is not None or auth is AuthMode.TOKEN:
+        names = [context or config.current_context or known[0]]
+    else:
+        names = known
+    if auth is AuthMode.TOKEN and len(names) > 1:
+        raise errors.Refused(
+            f"--auth token serves one cluster (each user signs in with a token of that "
+            f"cluster), but --contexts names {len(names)}: {', '.join(names)}; run one "
+            "server per cluster, each with --context NAME (or serve them all with "
+            "--auth local)",
+            field="contexts",
+        )
+    default = next((n for n in (context, config.current_context) if n in names), names[0])
+    return names, default
 
 
 def _probe_server(app: Any) -> uvicorn.Server:
@@ -311,17 +405,27 @@ async def serve(
     *,
     host: str,
     port: int,
-    controller: Sequence[str] | None,
+    controllers: Sequence[Sequence[str]] = (),
     prober: Prober | None = None,
     shared_cache: bool = True,
+    contexts: Sequence[str] | None = None,
+    default: str | None = None,
 ) -> None:
-    """The API and the console, and (given its command line) the controller beside them
-    in a process of its own (`controller.supervising`)."""
+    """The API and the console for ``contexts`` (see web_app), and each command line of
+    ``controllers`` (a `netfence controller`) beside them in a process of its own
+    (`controller.supervising`)."""
     import uvicorn  # imported when served, as in web_app
 
     server = uvicorn.Server(
         uvicorn.Config(
-            web_app(config, settings, prober=prober, shared_cache=shared_cache),
+            web_app(
+                config,
+                settings,
+                prober=prober,
+                contexts=contexts,
+                default=default,
+                shared_cache=shared_cache,
+            ),
             host=host,
             port=port,
             # uvicorn's records go through the CLI's handler (text or JSON, redacted),
@@ -332,17 +436,18 @@ async def serve(
             lifespan="on",
         )
     )
-    task = None
-    if controller is not None:
-        child = ChildProcess(controller, name="controller")
+    tasks = []
+    for command in controllers:
+        child = ChildProcess(command, name="controller")
         task = asyncio.create_task(child.run(), name="controller")
         task.add_done_callback(_report_crash)
+        tasks.append(task)
     try:
         await server.serve()
     finally:
-        if task is not None:
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def controller_command(
@@ -455,6 +560,8 @@ class Runtime:
             secure_cookies=options.secure_cookies,
             allowed_hosts=hosts_for(options.host, auth, options.allowed_hosts),
         )
+        config = _config(target)
+        contexts, default = served_contexts(config, auth, target.context, options.contexts)
         if settings.allowed_hosts != ("*",):
             cli_context.out.print(
                 f"Answering the host names {', '.join(settings.allowed_hosts)} only "
@@ -462,25 +569,34 @@ class Runtime:
                 markup=False,
                 highlight=False,
             )
-        command = (
-            controller_command(
-                target,
-                log_level=options.log_level,
-                log_format=options.log_format,
-                metrics_address=options.metrics_address,
-                health_address=options.health_address,
-            )
-            if options.controller
-            else None
+        others = [name for name in contexts if name != default]
+        cli_context.out.print(
+            f"Serving the cluster of context {default}"
+            + (f" (default) and {', '.join(others)}" if others else "")
+            + (f"; the controller runs for {default} only." if options.controller else "."),
+            markup=False,
+            highlight=False,
+        )
+        # The controller acts on the default cluster only: a console that lists clusters
+        # must not start writing to each.
+        home = dataclasses.replace(target, context=default) if config.contexts else target
+        command = controller_command(
+            home,
+            log_level=options.log_level,
+            log_format=options.log_format,
+            metrics_address=options.metrics_address,
+            health_address=options.health_address,
         )
         await serve(
-            _config(target),
+            config,
             settings,
             host=options.host,
             port=options.port,
-            controller=command,
+            controllers=[command] if options.controller else [],
             prober=local_prober(target.kubeconfig) if auth is AuthMode.LOCAL else None,
             shared_cache=options.watch_cache,
+            contexts=contexts,
+            default=default,
         )
 
     def start_local_cluster(self, directory: Path) -> Path:
@@ -525,21 +641,56 @@ class Runtime:
         finally:
             await client.close()
 
-    async def serve_demo(self, kubeconfig: Path, port: int) -> None:
-        settings = WebSettings(allowed_hosts=LOOPBACK_HOSTS)
-        config = connecting.load_config(kubeconfig)
-        target = cli_context.Settings(
-            kubeconfig=kubeconfig,
-            context=None,
-            netfence_namespace=naming.DEFAULT_NETFENCE_NAMESPACE,
-            runtime=self,
+    async def start_second_cluster(self, directory: Path) -> Path:
+        """The demo's second cluster (control plane only) in DIR/clusters/prod, seeded with
+        its smaller application; a kubeconfig naming both clusters (dev, the first and
+        current context, and prod)."""
+        first = load(directory)
+        second = await asyncio.to_thread(
+            local_cluster.up_peer, directory, demo_objects.SECOND_CLUSTER
         )
+        client = connecting.client_for(second.kubeconfig)
+        try:
+            await demo_objects.seed(
+                client,
+                netfence_namespace=naming.DEFAULT_NETFENCE_NAMESPACE,
+                objects=demo_objects.second_cluster_manifests(naming.DEFAULT_NETFENCE_NAMESPACE),
+            )
+        finally:
+            await client.close()
+        return local_cluster.write_clusters_kubeconfig(
+            directory, {"dev": first, demo_objects.SECOND_CLUSTER: second}
+        )
+
+    async def serve_demo(self, kubeconfig: Path, port: int, clusters: Path | None = None) -> None:
+        """The console for ``clusters`` (a kubeconfig of several, else ``kubeconfig``'s
+        one), probing through the first cluster's dataplane, and a controller for each
+        cluster, each in its own process: in the demo every cluster is the demo's own."""
+        settings = WebSettings(allowed_hosts=LOOPBACK_HOSTS)
+        path = clusters or kubeconfig
+        config = connecting.load_config(path)
+        names: list[str | None] = [*config.contexts] or [None]
+        commands = [
+            controller_command(
+                cli_context.Settings(
+                    kubeconfig=path,
+                    context=name,
+                    netfence_namespace=naming.DEFAULT_NETFENCE_NAMESPACE,
+                    runtime=self,
+                ),
+                # One /metrics listener on the machine: the first cluster's.
+                metrics_address=None if index == 0 else "0",
+            )
+            for index, name in enumerate(
+                sorted(names, key=lambda n: n != config.current_context)  # current first
+            )
+        ]
         await serve(
             config,
             settings,
             host="127.0.0.1",
             port=port,
-            controller=controller_command(target),
+            controllers=commands,
             prober=local_prober(kubeconfig),
         )
 

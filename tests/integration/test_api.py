@@ -1037,6 +1037,8 @@ async def _invalid_template_events(admin: AsyncClient, template: str) -> list[Ev
 
 
 EXPECTED_OPERATIONS = {
+    ("GET", "/api/v1/clusters"),
+    ("GET", "/api/v1/clusters/{cluster}"),
     ("GET", "/api/v1/session"),
     ("GET", "/api/v1/stream"),
     ("POST", "/api/v1/session"),
@@ -1069,6 +1071,32 @@ EXPECTED_OPERATIONS = {
         "/api/v1/namespaces/{namespace}/controllers/{kind}/{name}/templates/{template}/preview",
     ),
 }
+
+
+async def test_the_cluster_of_the_kubeconfig_is_listed_and_served_by_name(
+    api: Api, control_plane: ControlPlane, team: str
+) -> None:
+    """One context, one cluster: listed, served under its name as at the bare paths;
+    several clusters against two control planes are in test_clusters.py."""
+    listed = ok(await api.get("/api/v1/clusters"))
+    [one] = listed["items"]
+    assert one["server"] == control_plane.server and one["default"] is True
+    assert listed["default"] == one["name"]
+    assert ok(await api.get(f"/api/v1/clusters/{one['name']}")) == one
+    named = ok(await api.get(f"/api/v1/clusters/{one['name']}/namespaces/{team}"))
+    assert named["name"] == team
+    problem(
+        await api.get("/api/v1/clusters/elsewhere"),
+        404,
+        says="no cluster 'elsewhere'",
+        field="cluster",
+    )
+    problem(
+        await api.get(f"/api/v1/clusters/elsewhere/namespaces/{team}"),
+        404,
+        says=f"Its clusters: {one['name']}",
+        field="cluster",
+    )
 
 
 async def test_openapi_documents_every_route(api: Api) -> None:
@@ -1482,4 +1510,7 @@ async def test_every_operation_was_seen_succeeding_and_failing(
     # Reading one's own session never fails: it starts a session when there is none.
     if "GET /api/v1/session" in gaps.get("failure", []):
         gaps["failure"].remove("GET /api/v1/session")
+    # Nor does listing the clusters: it reaches none (test_clusters.py covers the rest).
+    if "GET /api/v1/clusters" in gaps.get("failure", []):
+        gaps["failure"].remove("GET /api/v1/clusters")
     assert not any(gaps.values()), gaps

@@ -132,6 +132,9 @@ def test_the_demo_application_works_on_the_wire_and_nothing_warns_that_it_is_not
         if demo.stdout is not None:
             demo.stdout.close()
     assert "Dataplane ready" in printed, printed
+    # The second cluster, so the console's picker has two.
+    assert "Second cluster ready: prod" in printed, printed
+    assert f"export KUBECONFIG={directory.resolve() / 'clusters' / 'kubeconfig'}" in printed
     table = printed[printed.index("The demo application on the wire") :]
     assert f"All 17 {_PROVEN}" in table, table
     assert "WRONG" not in table
@@ -147,6 +150,7 @@ def test_down_leaves_nothing_running_and_up_without_dataplane_starts_no_node(
     down = netfence("controlplane", "down", "--dir", str(directory))
     assert down.returncode == 0, down.stderr
     assert "Dataplane stopped" in down.stdout and "Control plane stopped" in down.stdout
+    assert "Cluster prod stopped" in down.stdout
     assert _ours(directory) == []
 
     up = netfence("controlplane", "up", "--dir", str(directory), "--no-dataplane")

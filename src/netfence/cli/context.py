@@ -51,6 +51,8 @@ class ServeOptions:
     log_format: str = "text"
     # Views from the shared watch cache (else read with each caller's credentials).
     watch_cache: bool = True
+    # The kubeconfig contexts the console serves (--contexts); empty: see `serve --help`.
+    contexts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,15 @@ class Runtime(Protocol):
         (or a timeout passed); None where no dataplane runs."""
         ...
 
-    async def serve_demo(self, kubeconfig: Path, port: int) -> None: ...
+    async def start_second_cluster(self, directory: Path) -> Path:
+        """Start the demo's second cluster (control plane only) beside the first, with its
+        application; a kubeconfig naming both clusters, the first current."""
+        ...
+
+    async def serve_demo(self, kubeconfig: Path, port: int, clusters: Path | None = None) -> None:
+        """The console (for ``clusters``, a kubeconfig of several, when given) and a
+        controller per cluster."""
+        ...
 
     def lab_up(self, directory: Path, documents: list[object]) -> LabSummary:
         """Load exported manifests onto the local control plane of `directory`."""

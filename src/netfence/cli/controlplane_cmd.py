@@ -120,12 +120,16 @@ def down(directory: DirOption = DEFAULT_DIR) -> None:
     the dataplane's namespaces, links and rules (the data and logs are kept)."""
     directory = _directory(directory)
     try:
+        peers = cluster.running_peers(directory)
         stopped_control_plane, stopped_dataplane = cluster.down(directory)
     except (ControlPlaneError, DataplaneError, OSError) as e:
         raise _fail(str(e)) from e
+    for name in peers:
+        where = cluster.peer_directory(directory, name)
+        _out.print(f"[green]Cluster {escape(name)} stopped[/] ({escape(str(where))}; data kept)")
     if stopped_dataplane:
         _out.print("[green]Dataplane stopped[/] (pods' namespaces, links and rules removed)")
     if stopped_control_plane:
         _out.print(f"[green]Control plane stopped[/] ({escape(str(directory))}; data kept)")
-    if not (stopped_control_plane or stopped_dataplane):
+    if not (stopped_control_plane or stopped_dataplane or peers):
         _out.print(f"No local cluster is running from {escape(str(directory))}")

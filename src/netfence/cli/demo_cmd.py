@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from netfence.cli.context import DemoOutcome, Runtime, out, run
 from netfence.cli.controller_cmd import configure_logging
@@ -38,16 +39,19 @@ async def _demo(runtime: Runtime, kubeconfig: Path, directory: Path, port: int) 
         f"Demo objects created: {created} (namespaces shop, payments, monitoring, "
         "ingress-nginx; a DNS pod in kube-system)."
     )
-    serving = asyncio.create_task(runtime.serve_demo(kubeconfig, port), name="console")
+    clusters = await _second_cluster(runtime, directory)
+    serving = asyncio.create_task(runtime.serve_demo(kubeconfig, port, clusters), name="console")
+    picker = " Pick the cluster (dev or prod) in the header." if clusters is not None else ""
     out.print(
-        f"\n[bold]Open http://127.0.0.1:{port}[/] - the console acts as the local cluster's "
-        "admin (the kubeconfig's user); no sign-in needed.\n"
+        f"\n[bold]Open http://127.0.0.1:{port}[/] - the console acts as the local clusters' "
+        f"admin (the kubeconfig's user); no sign-in needed.{picker}\n"
         "CLI, in another terminal:\n"
-        f"  export KUBECONFIG={kubeconfig}\n"
+        f"  export KUBECONFIG={clusters or kubeconfig}\n"
         "  .venv/bin/netfence status\n"
         "  .venv/bin/netfence enable payments --dry-run\n"
-        "Ctrl-C stops the console and the controller; the cluster keeps running "
-        "(stop it with: .venv/bin/netfence controlplane down).\n"
+        + ("  .venv/bin/netfence status --context prod\n" if clusters is not None else "")
+        + "Ctrl-C stops the console and the controllers; the clusters keep running "
+        "(stop them with: .venv/bin/netfence controlplane down).\n"
     )
     proving = asyncio.create_task(runtime.prove_demo(kubeconfig, directory), name="proof")
     done, _ = await asyncio.wait({serving, proving}, return_when=asyncio.FIRST_COMPLETED)
@@ -56,6 +60,22 @@ async def _demo(runtime: Runtime, kubeconfig: Path, directory: Path, port: int) 
     else:
         proving.cancel()
     await serving
+
+
+async def _second_cluster(runtime: Runtime, directory: Path) -> Path | None:
+    """The second cluster, prod, so the console's picker has two; the demo goes on with
+    one cluster if it cannot start (it is not what the proof on the wire is about)."""
+    try:
+        clusters = await runtime.start_second_cluster(directory)
+    except Exception as e:  # noqa: BLE001 - reported, and the first cluster still serves
+        out.print(f"[yellow]The second cluster (prod) did not start:[/] {escape(str(e))}")
+        return None
+    out.print(
+        "Second cluster ready: prod (control plane only, its pods stay Pending; namespaces "
+        f"storefront, jobs). Both are contexts of {clusters}.",
+        markup=False,
+    )
+    return clusters
 
 
 def _print_proof(outcomes: Sequence[DemoOutcome] | None) -> None:

@@ -63,6 +63,17 @@ def serve(
             "answers any name unless this restricts it (*.example.com allowed there).",
         ),
     ] = None,
+    contexts: Annotated[
+        str | None,
+        typer.Option(
+            "--contexts",
+            metavar="A,B",
+            help="The kubeconfig contexts the console serves, each its own cluster with a "
+            "picker in the header (comma-separated). Default: every context, or only "
+            "--context NAME when given; --auth token serves one cluster (the current "
+            "context or --context NAME).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
     log_format: LogFormatOption = LogFormat.TEXT,
     metrics_bind_address: MetricsAddressOption = None,
@@ -92,5 +103,6 @@ def serve(
         log_level,
         log_format.value,
         watch_cache,
+        tuple(name.strip() for name in (contexts or "").split(",") if name.strip()),
     )
     run(s.runtime.serve(s, options))

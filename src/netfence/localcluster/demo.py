@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from lightkube import ApiError, AsyncClient, codecs
 from lightkube.resources.core_v1 import Pod
@@ -177,10 +177,34 @@ def manifests(netfence_namespace: str) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-async def seed(client: AsyncClient, *, netfence_namespace: str) -> int:
-    """Create the demo objects that are missing; returns how many were created."""
+# The demo's second cluster, `prod`: a control plane without a node (its pods stay
+# Pending), so the console's cluster picker has a real second cluster to show.
+SECOND_CLUSTER: Final = "prod"
+
+
+def second_cluster_manifests(netfence_namespace: str) -> list[dict[str, Any]]:
+    """The smaller application of the second cluster: a managed ``storefront`` (web and
+    its cache) and an unmanaged ``jobs`` with a nightly CronJob."""
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": netfence_namespace}},
+        _namespace("storefront", managed=True),
+        _namespace("jobs"),
+        _workload("storefront", "web", "Deployment", [HTTP], ["http", "dns", "redis"]),
+        _workload("storefront", "cache", "StatefulSet", [("redis", 6379, "TCP")]),
+        _workload("jobs", "cleanup", "CronJob", [], ["dns"]),
+    ]  # fmt: skip
+
+
+async def seed(
+    client: AsyncClient,
+    *,
+    netfence_namespace: str,
+    objects: Sequence[dict[str, Any]] | None = None,
+) -> int:
+    """Create the demo objects (``objects``, else the first cluster's) that are missing;
+    returns how many were created."""
     created = 0
-    for manifest in manifests(netfence_namespace):
+    for manifest in manifests(netfence_namespace) if objects is None else objects:
         try:
             await client.create(codecs.from_dict(manifest))
             created += 1

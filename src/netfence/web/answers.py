@@ -16,6 +16,8 @@ from typing import Any, TypeVar, cast
 
 from fastapi import Request
 
+from netfence.web.clusters import cluster_name
+
 T = TypeVar("T")
 
 
@@ -54,6 +56,11 @@ class Answers:
 
 
 def answers_of(request: Request) -> Answers:
-    found = request.app.state.answers
-    assert isinstance(found, Answers)
+    """The answers of the cluster the request is for: revisions of two clusters' caches
+    say nothing about each other."""
+    kept: dict[str, Answers] = request.app.state.answers
+    name = cluster_name(request)
+    found = kept.get(name)
+    if found is None:
+        found = kept[name] = Answers()
     return found

@@ -1,7 +1,7 @@
 """The app factory: nothing is created at import time.
 
-The composition root (`netfence.composition`) hands in the connector that makes each
-caller's ports; the app itself knows no client library.
+The composition root (`netfence.composition`) hands in the clusters it serves, each with
+the connector that makes each caller's ports; the app itself knows no client library.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netfence import __version__
 from netfence.web import errors
-from netfence.web.answers import Answers
-from netfence.web.callers import Connector
+from netfence.web.clusters import ClusterPaths
+from netfence.web.registry import Clusters
 from netfence.web.routes import (
+    clusters,
     connectivity,
     controllers,
     events,
@@ -78,14 +79,18 @@ class SecurityHeaders:
         await self._app(scope, receive, sending)
 
 
-def create_app(settings: WebSettings, connector: Connector) -> FastAPI:
+def create_app(settings: WebSettings, served: Clusters) -> FastAPI:
+    """The app for the clusters in ``served`` (web.clusters: a path may name one)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await connector.start()
+        # The default cluster's cache starts filling now (/readyz waits for it); the
+        # others' when someone first opens them.
+        await served.connector(served.default).start()
         try:
             yield
         finally:
-            await connector.close()
+            await served.close()
 
     app = FastAPI(
         title="netfence",
@@ -98,12 +103,16 @@ def create_app(settings: WebSettings, connector: Connector) -> FastAPI:
     )
     app.state.settings = settings
     app.state.sessions = SessionStore(settings)
-    app.state.connector = connector
-    app.state.answers = Answers()
+    app.state.clusters = served
+    # Shared answers, per cluster (web.answers).
+    app.state.answers = {}
     errors.install(app)
+    # Inside the host check (added after it is outer): a rebound name is refused first.
+    app.add_middleware(ClusterPaths, clusters=served)
     if settings.allowed_hosts != ("*",):
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     for module in (
+        clusters,
         session,
         namespaces,
         controllers,
@@ -133,7 +142,7 @@ def create_app(settings: WebSettings, connector: Connector) -> FastAPI:
     # For the kubelet: ready once the shared cache holds the whole cluster.
     @app.get("/readyz", include_in_schema=False)
     async def ready() -> Response:
-        waiting = connector.ready()
+        waiting = served.connector(served.default).ready()
         if waiting:
             return JSONResponse(
                 {"status": "starting", "waitingFor": list(waiting)}, status_code=503

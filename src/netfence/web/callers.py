@@ -13,6 +13,7 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 
 from netfence.usecases.ports import Authorizer, Cluster, Question
+from netfence.web import clusters
 from netfence.web.errors import ApiProblem
 from netfence.web.sessions import CSRF_HEADER, SESSION_COOKIE, Session, SessionStore, csrf_matches
 from netfence.web.settings import AuthMode, WebSettings
@@ -37,19 +38,27 @@ class Caller:
     cluster: Cluster
     session: Session | None
     settings: WebSettings
+    # The console's name for the cluster (a kubeconfig context), see web.clusters.
+    cluster_name: str = ""
 
 
 class RememberingAuthorizer:
     """The cluster's answers for one session, reused for a few seconds: every page asks the
-    same questions on every poll. A token from a proxy (no session) asks every time."""
+    same questions on every poll. A token from a proxy (no session) asks every time.
+    Answers are kept per cluster (``scope``): one session may use several, and what one
+    allows says nothing about another."""
 
-    def __init__(self, inner: Authorizer, session: Session, seconds: float) -> None:
+    def __init__(
+        self, inner: Authorizer, session: Session, seconds: float, scope: str = ""
+    ) -> None:
         self._inner = inner
         self._session = session
         self._seconds = seconds
+        self._scope = scope
 
     async def can(self, question: Question) -> bool:
         key = (
+            self._scope,
             question.verb,
             question.resource,
             question.group,
@@ -66,15 +75,19 @@ class RememberingAuthorizer:
 
 
 def caller_for(
-    connector: Connector, token: str | None, session: Session | None, settings: WebSettings
+    connector: Connector,
+    token: str | None,
+    session: Session | None,
+    settings: WebSettings,
+    cluster_name: str = "",
 ) -> Caller:
     cluster = connector.cluster(token)
     if session is not None:
         authorizer = RememberingAuthorizer(
-            cluster.authorizer, session, settings.permission_cache_seconds
+            cluster.authorizer, session, settings.permission_cache_seconds, cluster_name
         )
         cluster = replace(cluster, authorizer=authorizer)
-    return Caller(cluster, session, settings)
+    return Caller(cluster, session, settings, cluster_name)
 
 
 def _store(request: Request) -> SessionStore:
@@ -84,8 +97,8 @@ def _store(request: Request) -> SessionStore:
 
 
 def _connector(request: Request) -> Connector:
-    connector: Connector = request.app.state.connector
-    return connector
+    """The connector of the cluster the request names (web.clusters), else the default's."""
+    return clusters.connector_for(request)
 
 
 def _settings(request: Request) -> WebSettings:
@@ -105,16 +118,17 @@ def _bearer(request: Request) -> str | None:
 async def current_caller(request: Request) -> Caller:
     settings = _settings(request)
     connector = _connector(request)
+    name = clusters.cluster_name(request)
     bearer = _bearer(request) if settings.auth is AuthMode.TOKEN else None
     if bearer is not None:
         # A token from an authenticating proxy: no cookie is involved, so no CSRF risk.
-        return caller_for(connector, bearer, None, settings)
+        return caller_for(connector, bearer, None, settings, name)
     session = _store(request).get(request.cookies.get(SESSION_COOKIE))
     if settings.auth is AuthMode.LOCAL:
-        return caller_for(connector, None, session, settings)
+        return caller_for(connector, None, session, settings, name)
     if session is None or not session.signed_in:
         raise ApiProblem(401, "Sign in with a Kubernetes bearer token to continue.")
-    return caller_for(connector, session.token, session, settings)
+    return caller_for(connector, session.token, session, settings, name)
 
 
 async def changing_caller(

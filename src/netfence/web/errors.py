@@ -54,6 +54,11 @@ def _body(message: str, field: str | None, details: list[dict[str, Any]]) -> dic
     return {"message": message, "field": field, "errors": details}
 
 
+def problem_body(problem: ApiProblem) -> dict[str, Any]:
+    """The JSON body of an ApiProblem, for a layer that answers before the app's handlers."""
+    return _body(problem.message, problem.field, problem.details)
+
+
 def field_errors(error: errors.InvalidTemplate) -> list[dict[str, Any]]:
     return [{"field": e.field, "message": e.message, "fix": e.fix} for e in error.errors]
 
@@ -88,7 +93,7 @@ def _detail(error: Mapping[str, Any]) -> dict[str, Any]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiProblem)
     async def _problem(_: Request, exc: ApiProblem) -> JSONResponse:
-        return JSONResponse(_body(exc.message, exc.field, exc.details), status_code=exc.status)
+        return JSONResponse(problem_body(exc), status_code=exc.status)
 
     @app.exception_handler(errors.NetfenceError)
     async def _domain(_: Request, exc: errors.NetfenceError) -> JSONResponse:

@@ -24,6 +24,21 @@ class SessionView(BaseModel):
     groups: list[str]
     csrf_token: str
     permissions: dict[str, bool]
+    # The cluster (kubeconfig context) this session view is for: GET /api/v1/clusters.
+    cluster: str = ""
+
+
+class ClusterView(BaseModel):
+    name: str = Field(description="The kubeconfig context's name; the URL names it.")
+    server: str = Field(description="The API server's URL.")
+    user: str = Field(description="The user as the kubeconfig names it (whoami: the session).")
+    namespace: str | None = Field(description="The context's namespace, if it names one.")
+    default: bool = Field(description="Served at /api/v1/... without a cluster in the path.")
+
+
+class ClusterList(BaseModel):
+    default: str
+    items: list[ClusterView]
 
 
 class SignIn(Body):

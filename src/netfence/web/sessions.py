@@ -28,6 +28,8 @@ class Session:
     groups: tuple[str, ...] = ()
     token: str | None = field(default=None, repr=False)
     permissions: dict[tuple[str, ...], tuple[float, bool]] = field(default_factory=dict)
+    # Local mode: who each cluster says the kubeconfig's user is (whoami), by cluster name.
+    identities: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def signed_in(self) -> bool:

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Request, Response
 from netfence.core import errors
 from netfence.usecases import permissions
 from netfence.web import schemas
-from netfence.web.callers import Caller, CallerDep, ChangingCallerDep, Connector, caller_for
+from netfence.web.callers import Caller, CallerDep, ChangingCallerDep, caller_for
+from netfence.web.clusters import cluster_name, connector_for
 from netfence.web.errors import ApiProblem
 from netfence.web.sessions import SESSION_COOKIE, Session, SessionStore
 from netfence.web.settings import AuthMode, WebSettings
@@ -29,13 +30,16 @@ def _set_cookie(response: Response, session: Session, settings: WebSettings) -> 
 
 async def _view(caller: Caller, session: Session) -> schemas.SessionView:
     user, groups = session.user, list(session.groups)
-    if caller.settings.auth is AuthMode.LOCAL and not user:
-        try:
-            user, tuple_groups = await caller.cluster.identity.whoami()
-            groups = list(tuple_groups)
-        except Exception:  # noqa: BLE001 - the name is decoration; permissions still work
-            user = "kubeconfig user"
-        session.user, session.groups = user, tuple(groups)
+    if caller.settings.auth is AuthMode.LOCAL:
+        # The kubeconfig holds one user per context: each cluster says who it is there.
+        known = session.identities.get(caller.cluster_name)
+        if known is None:
+            try:
+                known = await caller.cluster.identity.whoami()
+            except Exception:  # noqa: BLE001 - the name is decoration; permissions still work
+                known = ("kubeconfig user", ())
+            session.identities[caller.cluster_name] = known
+        user, groups = known[0], list(known[1])
     ns = caller.settings.netfence_namespace
     allowed = await permissions.answers(
         caller.cluster.authorizer,
@@ -52,6 +56,7 @@ async def _view(caller: Caller, session: Session) -> schemas.SessionView:
         groups=groups,
         csrf_token=session.csrf,
         permissions=allowed,
+        cluster=caller.cluster_name,
     )
 
 
@@ -60,7 +65,7 @@ async def get_session(request: Request, response: Response) -> schemas.SessionVi
     """The current session; creates one (with its CSRF token) when there is none."""
     store: SessionStore = request.app.state.sessions
     settings: WebSettings = request.app.state.settings
-    connector: Connector = request.app.state.connector
+    connector = connector_for(request)
     session = store.get(request.cookies.get(SESSION_COOKIE))
     if session is None:
         session = store.new()
@@ -73,8 +78,10 @@ async def get_session(request: Request, response: Response) -> schemas.SessionVi
             groups=[],
             csrf_token=session.csrf,
             permissions={},
+            cluster=cluster_name(request),
         )
-    return await _view(caller_for(connector, session.token, session, settings), session)
+    caller = caller_for(connector, session.token, session, settings, cluster_name(request))
+    return await _view(caller, session)
 
 
 @router.post("", response_model=schemas.SessionView)
@@ -84,7 +91,7 @@ async def sign_in(
     """Sign in with a Kubernetes bearer token; the API server decides whether it is valid."""
     store: SessionStore = request.app.state.sessions
     settings: WebSettings = request.app.state.settings
-    connector: Connector = request.app.state.connector
+    connector = connector_for(request)
     if settings.auth is not AuthMode.TOKEN:
         raise ApiProblem(400, "This console uses your kubeconfig; there is nothing to sign in to.")
     token = body.token.strip()
@@ -99,7 +106,9 @@ async def sign_in(
     session = store.new()
     session.token, session.user, session.groups = token, user, groups
     _set_cookie(response, session, settings)
-    return await _view(caller_for(connector, token, session, settings), session)
+    return await _view(
+        caller_for(connector, token, session, settings, cluster_name(request)), session
+    )
 
 
 @router.delete("", response_model=schemas.Message)

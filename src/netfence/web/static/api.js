@@ -1,7 +1,9 @@
 // The REST API under /api/v1 (see /api/openapi.json). Every change carries the session's
 // CSRF token; errors become ApiError with the server's message, which reads as a sentence.
+// Each call goes to the cluster the page shows (/api/v1/clusters/NAME/...), see setCluster.
 
 let csrfToken = "";
+let cluster = null; // null: the server's default cluster (/api/v1/...)
 let onSignedOut = () => {};
 
 export class ApiError extends Error {
@@ -27,17 +29,27 @@ export function setCsrf(token) {
   csrfToken = token || "";
 }
 
+// The cluster every later call is for (a kubeconfig context's name), as the URL names it.
+export function setCluster(name) {
+  cluster = name || null;
+}
+
+const clusterPath = (name) => (name ? `/clusters/${encodeURIComponent(name)}` : "");
+
+// The live stream of the cluster the page shows (see live.js).
+export const streamUrl = () => `/api/v1${clusterPath(cluster)}/stream`;
+
 export function whenSignedOut(callback) {
   onSignedOut = callback;
 }
 
-async function request(method, path, body) {
+async function request(method, path, body, target = clusterPath(cluster)) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = csrfToken;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
-    response = await fetch(`/api/v1${path}`, {
+    response = await fetch(`/api/v1${target}${path}`, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -67,6 +79,17 @@ async function request(method, path, body) {
 const enc = encodeURIComponent;
 
 export const api = {
+  clusters: () => request("GET", "/clusters", undefined, ""),
+  // A look at another cluster than the current one (does this page exist there?).
+  existsIn: async (name, path) => {
+    try {
+      await request("GET", path, undefined, clusterPath(name));
+      return true;
+    } catch {
+      return false;
+    }
+  },
+
   session: () => request("GET", "/session"),
   signIn: (token) => request("POST", "/session", { token }),
   signOut: () => request("DELETE", "/session"),

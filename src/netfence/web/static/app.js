@@ -1,6 +1,7 @@
 // The netfence console: session, layout, hash routing and live refresh of the current view.
 
-import { api, setCsrf, whenSignedOut } from "./api.js";
+import { api, setCluster, setCsrf, streamUrl, whenSignedOut } from "./api.js";
+import { clusters, clusterHash, enter, inCluster, known, landing, loadClusters, renderCluster, splitHash, unknownClusterView, watchLinks } from "./clusters.js";
 import { h, icon, replace, clear } from "./dom.js";
 import { banner, button, loading, toast, emptyState } from "./ui.js";
 import { namespacesView } from "./view-namespaces.js";
@@ -61,7 +62,24 @@ async function signOut() {
   route();
 }
 
+// Switching cluster keeps the page where its object exists there (clusters.landing).
+async function pickCluster(name) {
+  const { rest } = splitHash(window.location.hash || "");
+  const target = await landing(name, rest || "#/namespaces");
+  window.location.hash = clusterHash(name, target);
+}
+
+function clusterHost() {
+  let host = document.getElementById("topbar-cluster");
+  if (!host) {
+    host = h("div", { class: "topbar-cluster", id: "topbar-cluster" });
+    document.getElementById("topbar-user").before(host);
+  }
+  return host;
+}
+
 function renderUser() {
+  renderCluster(clusterHost(), pickCluster);
   const host = document.getElementById("topbar-user");
   clear(host);
   const session = state.session;
@@ -229,7 +247,7 @@ function show(viewFactory, params) {
     kick,
     refresh: () => refresh(run),
     navigate: (hash) => {
-      window.location.hash = hash;
+      window.location.hash = inCluster(hash);
     },
     setCrumbs: (list) => replace(run.crumbSlot, crumbs(list)),
   };
@@ -249,12 +267,19 @@ function show(viewFactory, params) {
   });
 }
 
+// Who the caller is, and may do, on the cluster shown: each cluster answers for itself.
 async function loadSession() {
   state.session = await api.session();
   setCsrf(state.session.csrf_token);
-  setRecentOwner(state.session.user);
+  setRecentOwner(`${state.session.user}@${clusters.current || ""}`);
   renderUser();
   return state.session;
+}
+
+async function enterCluster(name) {
+  setCluster(name);
+  enter(name);
+  await loadSession();
 }
 
 // Leaving a view with unsaved work (the template editor) asks first.
@@ -267,6 +292,7 @@ function onHashChange() {
   if (warning && !window.confirm(warning)) {
     state.restoring = true;
     window.location.hash = state.hash;
+    renderUser(); // the picker shows the cluster still shown
     return;
   }
   route();
@@ -276,7 +302,7 @@ function onSignedIn(fresh) {
   state.signInNotice = null;
   state.session = fresh;
   setCsrf(fresh.csrf_token);
-  setRecentOwner(fresh.user);
+  setRecentOwner(`${fresh.user}@${clusters.current || ""}`);
   renderUser();
   toast(`Signed in as ${fresh.user}.`, { tone: "ok" });
   route();
@@ -290,9 +316,34 @@ function showSignIn() {
   replace(document.getElementById("main"), signInView({ notice: state.signInNotice, onSignedIn }));
 }
 
-function route() {
+async function route() {
   state.hash = window.location.hash;
-  const hash = window.location.hash || "";
+  const { cluster, rest } = splitHash(window.location.hash || "");
+  if (cluster === null) {
+    // A URL of before there were clusters (or a bare link): the cluster shown, else the default.
+    window.location.replace(clusterHash(clusters.current || clusters.default, rest || "#/namespaces"));
+    return;
+  }
+  if (!known(cluster)) {
+    stop();
+    state.view = null;
+    renderNav(null);
+    document.title = "No such cluster · netfence";
+    replace(document.getElementById("main"), unknownClusterView(cluster));
+    return;
+  }
+  if (cluster !== clusters.current) {
+    const turn = (state.turn = (state.turn || 0) + 1);
+    stop();
+    try {
+      await enterCluster(cluster);
+    } catch (error) {
+      replace(document.getElementById("main"), emptyState({ iconName: "warning", title: `Cluster ${cluster} is not reachable`, text: error.message }));
+      return;
+    }
+    if (turn !== state.turn) return; // another switch came meanwhile
+  }
+  const hash = rest;
   const session = state.session;
   if (!session) return;
   if (!session.signed_in) {
@@ -302,12 +353,13 @@ function route() {
   document.body.classList.remove("signed-out");
   const found = match(hash);
   if (!found) {
-    window.location.replace("#/namespaces");
+    window.location.replace(clusterHash(cluster, "#/namespaces"));
     return;
   }
   show(found.view, found.params);
   document.getElementById("main").focus({ preventScroll: true });
   startLive({
+    url: streamUrl(),
     onChange: onLiveChange,
     onStatus: renderLive,
     onSignedOut: async () => {
@@ -326,11 +378,14 @@ async function boot() {
     }
   });
   try {
-    await loadSession();
+    await loadClusters();
+    const named = splitHash(window.location.hash || "").cluster;
+    await enterCluster(named !== null && known(named) ? named : clusters.default);
   } catch (error) {
     replace(document.getElementById("main"), emptyState({ iconName: "warning", title: "netfence is not reachable", text: error.message }));
     return;
   }
+  watchLinks();
   window.addEventListener("hashchange", onHashChange);
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && state.refreshNow) state.refreshNow();

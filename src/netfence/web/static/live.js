@@ -7,6 +7,7 @@ const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
 
 const live = {
+  url: null, // the stream of the cluster shown: another cluster, another stream
   source: null,
   connected: false,
   failures: 0,
@@ -40,7 +41,7 @@ function close() {
 
 async function open() {
   close();
-  const source = new EventSource("/api/v1/stream", { withCredentials: true });
+  const source = new EventSource(live.url, { withCredentials: true });
   live.source = source;
   source.addEventListener("ready", () => {
     live.connected = true;
@@ -69,7 +70,7 @@ async function open() {
     if (live.failures === 0) {
       try {
         const abort = new AbortController();
-        const probe = await fetch("/api/v1/stream", { credentials: "same-origin", cache: "no-store", signal: abort.signal });
+        const probe = await fetch(live.url, { credentials: "same-origin", cache: "no-store", signal: abort.signal });
         abort.abort();
         if (probe.status === 404) {
           live.unsupported = true;
@@ -88,7 +89,15 @@ async function open() {
   };
 }
 
-export function startLive({ onChange, onStatus, onSignedOut }) {
+export function startLive({ url, onChange, onStatus, onSignedOut }) {
+  if (url !== live.url) {
+    // Another cluster: its own stream, from a fresh start.
+    clearTimeout(live.timer);
+    close();
+    live.url = url;
+    live.failures = 0;
+    live.unsupported = false;
+  }
   live.onChange = onChange;
   live.onStatus = onStatus;
   live.onSignedOut = onSignedOut;
