@@ -43,7 +43,7 @@ def test_the_graph_is_of_controllers_and_bare_pods() -> None:
 def test_a_denied_port_is_an_edge_only_when_asked_for() -> None:
     graph = connectivity.graph(_inventory(), ["shop"], denied=True)
     denied = {(e.source, e.destination) for e in graph.edges if not e.allowed}
-    # db's own pods may not reach each other either: only api may connect.
+    # Only api may connect: not debug in tools, nor db's own pods to each other.
     assert denied == {
         ("tools/debug", "shop/Deployment/db"),
         ("shop/Deployment/db", "shop/Deployment/db"),

@@ -130,6 +130,8 @@ def graph_view(
                 destination=e.destination,
                 allowed=e.allowed,
                 ports=[port(k) for k in e.ports],
+                excepted=list(e.excepted),
+                example=e.example,
             )
             for e in graph.edges
         ],

@@ -398,6 +398,10 @@ class GraphEdge(BaseModel):
     destination: str
     allowed: bool
     ports: list[GraphPort]
+    # A group source stands for its workloads but these (group ids or node ids).
+    excepted: list[str]
+    # One workload the source stands for: its connection explains the edge.
+    example: str
 
 
 class ConnectivityGraph(BaseModel):
