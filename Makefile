@@ -4,9 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit integration bench bench-connectivity clean system-packages
+.PHONY: demo test lint unit integration bench bench-connectivity clean system-packages vendor-js
 
-$(STAMP): pyproject.toml
+# The console's browser libraries (Cytoscape.js) come from npm at package-lock.json's
+# versions into web/static/vendor/ (git ignores them) before the package is installed.
+$(STAMP): pyproject.toml package-lock.json
+	scripts/vendor-js
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -49,6 +52,9 @@ bench-connectivity-e2e: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
+
+vendor-js:
+	scripts/vendor-js
 
 .PHONY: bench-web
 bench-web: $(STAMP)

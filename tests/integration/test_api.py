@@ -1063,6 +1063,7 @@ EXPECTED_OPERATIONS = {
     # Tested in test_api_connectivity.py.
     ("GET", "/api/v1/namespaces/{namespace}/connectivity"),
     ("GET", "/api/v1/connectivity/explain"),
+    ("GET", "/api/v1/connectivity/graph"),
     ("GET", "/api/v1/namespaces/{namespace}/findings"),
     ("GET", "/api/v1/probing"),
     ("POST", "/api/v1/namespaces/{namespace}/probe"),

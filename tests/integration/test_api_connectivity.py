@@ -716,6 +716,98 @@ async def test_signed_out_callers_are_asked_to_sign_in(
             problem(await browser.get(path), 401, says="Sign in")
 
 
+# --- the graph ------------------------------------------------------------------------------
+
+
+async def test_the_graph_of_a_namespace_agrees_with_its_matrix(api: Api, world: World) -> None:
+    ns = world.shop
+    graph = ok(await api.get("/api/v1/connectivity/graph", params={"namespace": ns}))
+    assert schemas.ConnectivityGraph.model_validate(graph).model_dump() == graph
+    assert graph["namespaces"] == [ns]
+    assert graph["complete"] is True
+    assert {world.shop, world.outside} <= set(graph["known_namespaces"])
+    shown = {n["id"] for n in graph["nodes"] if n["shown"]}
+    matrix = ok(await api.get(f"/api/v1/namespaces/{ns}/connectivity"))
+    assert shown == {e["id"] for e in matrix["endpoints"]}
+    api_node = next(n for n in graph["nodes"] if n["id"] == f"{ns}/Deployment/api")
+    assert f"{ns}/deploy-api-dns" in api_node["egress_policies"]
+    assert f"{ns}/{naming.DENY_ALL_INGRESS}" in api_node["ingress_policies"]
+    # Every allowed cell between the namespace's own endpoints is one of its edges.
+    members = {ns: shown}
+
+    def stands_for(edge: dict[str, Any]) -> set[str]:
+        source = edge["source"]
+        found = members.get(source[:-2], set()) if source.endswith("/*") else {source}
+        if source == "*":
+            found = shown
+        return (
+            found
+            - set(edge["excepted"])
+            - {x for g in edge["excepted"] if g.endswith("/*") for x in members.get(g[:-2], set())}
+        )
+
+    drawn = {
+        (s, e["destination"], p["port"])
+        for e in graph["edges"]
+        if e["allowed"]
+        for s in stands_for(e)
+        for p in e["ports"]
+    }
+    ids = [e["id"] for e in matrix["endpoints"]]
+    for row in matrix["rows"]:
+        for j, destination in enumerate(matrix["endpoints"]):
+            for k, allowed in enumerate(row["ports"][j]):
+                key = (row["source"], ids[j], destination["ports"][k]["port"])
+                assert (key in drawn) == allowed, key
+    # The port filter and the denied connections, on demand.
+    only = ok(
+        await api.get(
+            "/api/v1/connectivity/graph",
+            params={"namespace": ns, "port": "5432/tcp", "denied": "1"},
+        )
+    )
+    assert {p["port"] for e in only["edges"] for p in e["ports"]} == {5432}
+    assert any(not e["allowed"] for e in only["edges"])
+    assert only["hidden"] > 0
+
+
+async def test_the_graph_refuses_bad_input_in_words(api: Api, alice: Api, world: World) -> None:
+    problem(
+        await api.get("/api/v1/connectivity/graph", params={"namespace": "Not_A_Name"}),
+        422,
+        says="namespace 'Not_A_Name'",
+    )
+    problem(
+        await api.get("/api/v1/connectivity/graph", params={"namespace": "no-such-ns-graph"}),
+        404,
+        says="namespace no-such-ns-graph does not exist",
+    )
+    problem(
+        await api.get("/api/v1/connectivity/graph", params={"port": "http"}),
+        422,
+        says="is not PORT or PORT/PROTOCOL",
+    )
+    problem(
+        await api.get("/api/v1/connectivity/graph", params={"port": "53/ICMP"}),
+        422,
+        says="unknown protocol",
+    )
+    # A developer bound to one namespace may not draw them all, and is told what to ask.
+    problem(
+        await alice.get("/api/v1/connectivity/graph"),
+        403,
+        says="name the namespaces you may read",
+    )
+    problem(
+        await alice.get("/api/v1/connectivity/graph", params={"namespace": world.outside}),
+        403,
+        says=f"You may not read namespace {world.outside}",
+    )
+    mine = ok(await alice.get("/api/v1/connectivity/graph", params={"namespace": world.shop}))
+    assert mine["complete"] is False
+    assert any("You may not read every namespace" in n for n in mine["notes"])
+
+
 # --- last: every connectivity operation was exercised, succeeding and failing -----------------
 
 
@@ -737,6 +829,7 @@ async def test_every_connectivity_operation_was_seen_succeeding_and_failing(
     assert documented == {
         ("GET", "/api/v1/namespaces/{namespace}/connectivity"),
         ("GET", "/api/v1/connectivity/explain"),
+        ("GET", "/api/v1/connectivity/graph"),
         ("GET", "/api/v1/namespaces/{namespace}/findings"),
         (
             "GET",

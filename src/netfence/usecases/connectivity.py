@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from netfence.core import conversion, errors, naming, templates
 from netfence.core.endpoints import Endpoint
-from netfence.core.evaluation import impacts, matrices, pitfalls, template_pitfalls
+from netfence.core.evaluation import graphs, impacts, matrices, pitfalls, template_pitfalls
 from netfence.core.evaluation.evaluators import Evaluator
 from netfence.core.evaluation.namespace_matrices import NamespaceMatrix, namespace_matrix
 from netfence.core.evaluation.verdicts import Verdict
@@ -39,6 +39,7 @@ __all__ = [
     "check",
     "connectivity",
     "explain",
+    "graph",
     "impact_of",
     "namespace_matrix",
     "preview_attachment",
@@ -153,6 +154,38 @@ def _port_number(destination: Endpoint, port: str, protocol: str) -> int:
             f"{destination} declares no {protocol} port named {port!r} (it declares {declared})"
         )
     return resolved
+
+
+def graph(
+    inventory: Inventory,
+    namespaces: Sequence[str] = (),
+    *,
+    port: int | None = None,
+    protocol: str | None = None,
+    denied: bool = False,
+) -> graphs.Graph:
+    """The connectivity graph of some namespaces (all when none are named), between
+    controllers and bare pods as the matrix and the impact previews count them.
+
+    Every endpoint read is evaluated, so edges from and to other namespaces are exact
+    whichever namespaces are drawn. Raises NotFound for a namespace named but not read.
+    """
+    units = inventory.units()
+    known = {ns.name for ns in inventory.namespaces} | {e.namespace for e in units}
+    for name in namespaces:
+        if name not in known:
+            raise errors.NotFound(f"namespace {name} does not exist", field="namespace")
+    evaluator = Evaluator(
+        namespaces=inventory.namespaces, endpoints=units, policies=inventory.policies
+    )
+    return graphs.build(
+        evaluator,
+        matrices.compute(evaluator),
+        namespaces=namespaces,
+        port=port,
+        protocol=protocol,
+        denied=denied,
+    )
 
 
 def check(inventory: Inventory, *, look_for_plugin: bool = True) -> list[pitfalls.Finding]:

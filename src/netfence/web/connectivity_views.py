@@ -7,9 +7,10 @@ from collections.abc import Sequence
 import orjson
 
 from netfence.core.endpoints import Endpoint
-from netfence.core.evaluation import impacts, pitfalls
+from netfence.core.evaluation import graphs, impacts, pitfalls
 from netfence.core.evaluation.namespace_matrices import NamespaceMatrix
 from netfence.core.evaluation.verdicts import Side, Verdict
+from netfence.core.manifests import Inventory
 from netfence.usecases import connectivity
 from netfence.web import schemas
 
@@ -99,6 +100,47 @@ def matrix_json(result: NamespaceMatrix, *, complete: bool, notes: Sequence[str]
         "notes": list(notes),
     }
     return orjson.dumps(document)
+
+
+def graph_view(
+    graph: graphs.Graph, inventory: Inventory, *, complete: bool, notes: Sequence[str]
+) -> schemas.ConnectivityGraph:
+    def port(key: tuple[int, str]) -> schemas.GraphPort:
+        return schemas.GraphPort(port=key[0], protocol=key[1])
+
+    known = {ns.name for ns in inventory.namespaces} | {e.namespace for e in inventory.units()}
+    return schemas.ConnectivityGraph(
+        namespaces=list(graph.namespaces),
+        nodes=[
+            schemas.GraphNode(
+                **endpoint_view(n.endpoint).model_dump(),
+                ingress_policies=list(n.ingress_policies),
+                egress_policies=list(n.egress_policies),
+                shown=n.shown,
+            )
+            for n in graph.nodes
+        ],
+        groups=[
+            schemas.GraphGroup(id=g.id, namespace=g.namespace, size=g.size, example=g.example)
+            for g in graph.groups
+        ],
+        edges=[
+            schemas.GraphEdge(
+                source=e.source,
+                destination=e.destination,
+                allowed=e.allowed,
+                ports=[port(k) for k in e.ports],
+                excepted=list(e.excepted),
+                example=e.example,
+            )
+            for e in graph.edges
+        ],
+        ports=[port(k) for k in graph.ports],
+        hidden=graph.hidden,
+        known_namespaces=sorted(known),
+        complete=complete,
+        notes=list(notes),
+    )
 
 
 def _side(side: Side, peer_word: str) -> schemas.SideView:

@@ -400,3 +400,52 @@ class ProbeRun(BaseModel):
     results: list[ProbeResultView]
     notProbed: list[dict[str, str]]  # noqa: N815
     notes: list[str]
+
+
+class GraphNode(EndpointView):
+    # The policies isolating the workload, per direction: empty when none selects it.
+    ingress_policies: list[str]
+    egress_policies: list[str]
+    # False for a workload of another namespace, drawn for an edge to or from the shown.
+    shown: bool
+
+
+class GraphGroup(BaseModel):
+    # "*" (every workload read) or "NAMESPACE/*" (every workload of a namespace).
+    id: str
+    namespace: str | None
+    size: int
+    # One member, whose connection explains an edge from the group.
+    example: str
+
+
+class GraphPort(BaseModel):
+    port: int
+    protocol: str
+
+
+class GraphEdge(BaseModel):
+    # A node's id or a group's; the destination is always a node.
+    source: str
+    destination: str
+    allowed: bool
+    ports: list[GraphPort]
+    # A group source stands for its workloads but these (group ids or node ids).
+    excepted: list[str]
+    # One workload the source stands for: its connection explains the edge.
+    example: str
+
+
+class ConnectivityGraph(BaseModel):
+    namespaces: list[str]
+    nodes: list[GraphNode]
+    groups: list[GraphGroup]
+    edges: list[GraphEdge]
+    # Every port the shown workloads declare (what the port filter offers).
+    ports: list[GraphPort]
+    # Shown workloads the port filter left out.
+    hidden: int
+    # Every namespace read, for the namespace filter.
+    known_namespaces: list[str]
+    complete: bool
+    notes: list[str]

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from netfence.core import name_syntax
+from netfence.core import errors, name_syntax
 from netfence.core.endpoints import parse_protocol
 from netfence.usecases import connectivity
 from netfence.web import connectivity_views, schemas
@@ -69,6 +69,71 @@ def _end(ref: str, field: str) -> str:
     if problems:
         raise ApiProblem(422, f"{field}: namespace {parts[0]!r} {'; '.join(problems)}", field=field)
     return parts[0]
+
+
+def _graph_port(text: str | None) -> tuple[int | None, str | None]:
+    """PORT or PORT/PROTOCOL (any protocol when it is left out); 422 for anything else."""
+    if not text:
+        return None, None
+    number, _, protocol = text.partition("/")
+    if not number.isdigit() or not 1 <= int(number) <= 65535:
+        raise ApiProblem(
+            422, f"port {text!r} is not PORT or PORT/PROTOCOL, e.g. 8080 or 53/UDP", field="port"
+        )
+    try:
+        return int(number), parse_protocol(protocol) if protocol else None
+    except ValueError as e:
+        raise ApiProblem(422, f"port {text!r}: {e}", field="port") from e
+
+
+@router.get("/connectivity/graph", response_model=schemas.ConnectivityGraph)
+async def graph(
+    caller: CallerDep,
+    namespace: Annotated[
+        list[str] | None,
+        Query(
+            max_length=200,
+            description="A namespace to draw (repeatable); every namespace when left out.",
+        ),
+    ] = None,
+    port: Annotated[
+        str | None, Query(max_length=16, description="Only this port: PORT or PORT/PROTOCOL.")
+    ] = None,
+    denied: Annotated[
+        bool, Query(description="Also the denied connections into the namespaces drawn.")
+    ] = False,
+) -> schemas.ConnectivityGraph:
+    """Who may connect to whom, as a graph: controllers and bare pods as nodes, allowed
+    connections as edges with their ports, a group of sources (every workload of a
+    namespace, or of the cluster) as one edge where all of it is allowed alike."""
+    wanted = sorted(set(namespace or ()))
+    for name in wanted:
+        problems = name_syntax.dns1123_label_errors(name)
+        if problems:
+            raise ApiProblem(422, f"namespace {name!r} {'; '.join(problems)}", field="namespace")
+    number, protocol = _graph_port(port)
+    if wanted:
+        scoped = await connectivity.scoped(caller.cluster.reader, wanted)
+    else:
+        try:
+            scoped = connectivity.Scoped(await caller.cluster.reader.inventory(), True, ())
+        except errors.AccessDenied as e:
+            raise ApiProblem(
+                403,
+                "You may not read every namespace, so the graph of all of them cannot be "
+                "drawn: name the namespaces you may read (namespace=NS, repeatable).",
+                field="namespace",
+            ) from e
+
+    def compute() -> schemas.ConnectivityGraph:
+        found = connectivity.graph(
+            scoped.inventory, wanted, port=number, protocol=protocol, denied=denied
+        )
+        return connectivity_views.graph_view(
+            found, scoped.inventory, complete=scoped.complete, notes=scoped.notes
+        )
+
+    return await asyncio.to_thread(compute)
 
 
 @router.get("/connectivity/explain", response_model=schemas.Explanation)

@@ -122,6 +122,8 @@ export const api = {
   findings: (ns) => request("GET", `/namespaces/${enc(ns)}/findings`),
   probing: () => request("GET", "/probing"),
   probe: (ns) => request("POST", `/namespaces/${enc(ns)}/probe`),
+  graph: (namespaces, port, denied) =>
+    request("GET", `/connectivity/graph?${[...namespaces.map((n) => `namespace=${enc(n)}`), port ? `port=${enc(port)}` : "", denied ? "denied=true" : ""].filter(Boolean).join("&")}`),
   explain: (source, destination, port, protocol = "TCP") =>
     request("GET", `/connectivity/explain?source=${enc(source)}&destination=${enc(destination)}&port=${enc(port)}&protocol=${enc(protocol)}`),
 

@@ -33,6 +33,7 @@ const ROUTES = [
   [/^#\/namespaces\/?$/, () => namespacesView],
   [/^#\/namespaces\/([^/]+)\/?$/, () => namespaceView],
   [/^#\/namespaces\/([^/]+)\/connectivity\/?$/, () => connectivityView],
+  [/^#\/namespaces\/([^/]+)\/connectivity\/(graph)\/?$/, () => connectivityView],
   [/^#\/namespaces\/([^/]+)\/controllers\/([^/]+)\/([^/]+)\/?$/, () => controllerView],
   [/^#\/templates\/?$/, () => templatesView],
   // "_new" cannot be a template name (names are DNS labels), so a template called "new" works.

@@ -109,7 +109,7 @@ function observedLine(r) {
   );
 }
 
-function portSection(source, destination, port, { ns, ask, probed }) {
+export function portSection(source, destination, port, { ns, ask, probed }) {
   const x = ask(source, destination, String(port.port), port.protocol);
   let content;
   if (x === null || x === undefined) content = loading("Working out why…");
