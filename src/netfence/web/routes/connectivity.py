@@ -88,6 +88,7 @@ def _graph_port(text: str | None) -> tuple[int | None, str | None]:
 
 @router.get("/connectivity/graph", response_model=schemas.ConnectivityGraph)
 async def graph(
+    request: Request,
     caller: CallerDep,
     namespace: Annotated[
         list[str] | None,
@@ -102,7 +103,7 @@ async def graph(
     denied: Annotated[
         bool, Query(description="Also the denied connections into the namespaces drawn.")
     ] = False,
-) -> schemas.ConnectivityGraph:
+) -> Response:
     """Who may connect to whom, as a graph: controllers and bare pods as nodes, allowed
     connections as edges with their ports, a group of sources (every workload of a
     namespace, or of the cluster) as one edge where all of it is allowed alike."""
@@ -112,28 +113,36 @@ async def graph(
         if problems:
             raise ApiProblem(422, f"namespace {name!r} {'; '.join(problems)}", field="namespace")
     number, protocol = _graph_port(port)
-    if wanted:
-        scoped = await connectivity.scoped(caller.cluster.reader, wanted)
-    else:
-        try:
-            scoped = connectivity.Scoped(await caller.cluster.reader.inventory(), True, ())
-        except errors.AccessDenied as e:
-            raise ApiProblem(
-                403,
-                "You may not read every namespace, so the graph of all of them cannot be "
-                "drawn: name the namespaces you may read (namespace=NS, repeatable).",
-                field="namespace",
-            ) from e
 
-    def compute() -> schemas.ConnectivityGraph:
-        found = connectivity.graph(
-            scoped.inventory, wanted, port=number, protocol=protocol, denied=denied
-        )
-        return connectivity_views.graph_view(
-            found, scoped.inventory, complete=scoped.complete, notes=scoped.notes
-        )
+    async def answer() -> bytes:
+        if wanted:
+            scoped = await connectivity.scoped(caller.cluster.reader, wanted)
+        else:
+            try:
+                scoped = connectivity.Scoped(await caller.cluster.reader.inventory(), True, ())
+            except errors.AccessDenied as e:
+                raise ApiProblem(
+                    403,
+                    "You may not read every namespace, so the graph of all of them cannot be "
+                    "drawn: name the namespaces you may read (namespace=NS, repeatable).",
+                    field="namespace",
+                ) from e
 
-    return await asyncio.to_thread(compute)
+        def compute() -> bytes:
+            found = connectivity.graph(
+                scoped.inventory, wanted, port=number, protocol=protocol, denied=denied
+            )
+            view = connectivity_views.graph_view(
+                found, scoped.inventory, complete=scoped.complete, notes=scoped.notes
+            )
+            return view.model_dump_json(by_alias=True).encode()
+
+        return await asyncio.to_thread(compute)
+
+    # Drawn once for everyone who sees the same, until the cluster changes.
+    revision = await caller.cluster.reader.revision()
+    key = None if revision is None else ("graph", tuple(wanted), port, denied, revision)
+    return Response(await answers_of(request).body(key, answer), media_type="application/json")
 
 
 @router.get("/connectivity/explain", response_model=schemas.Explanation)
