@@ -991,7 +991,12 @@ async def test_a_broken_template_in_the_catalog_is_shown_not_used(
         namespace=NETFENCE_NS,
         patch_type=PatchType.MERGE,
     )
-    listed = ok(await api.get("/api/v1/templates"))
+    # The console's cache sees a write made elsewhere a moment later.
+    async def shown() -> dict[str, Any]:
+        found = ok(await api.get("/api/v1/templates"))
+        return found if any(t["name"] == name for t in found["invalid"]) else {}
+
+    listed = await kube.eventually(shown)
     (broken,) = [t for t in listed["invalid"] if t["name"] == name]
     assert "99999" in broken["yaml"]
     assert broken["errors"][0]["field"] == "ingress[0].ports[0].port"

@@ -144,7 +144,7 @@ async def test_a_change_in_the_cluster_reaches_an_open_page_through_the_live_str
     ns = await kube.create_namespace(admin, kube.unique("live"))
     await kube.create(admin, kube.deployment(ns, "web"))
     streams: list[str] = []
-    page.on("request", lambda r: streams.append(r.url) if "/api/v1/stream" in r.url else None)
+    page.on("request", lambda r: streams.append(r.url) if r.url.endswith("/stream") else None)
     await sign_in(page, console, control_plane.tokens["admin"], "admin")
     await page.goto(f"{console}/#/namespaces/{ns}")
     await expect(page.get_by_role("heading", name=ns)).to_be_visible()
@@ -173,6 +173,9 @@ async def test_admin_enables_a_namespace_holding_unmanaged_policies(
 
     # The cluster view: the namespace is not managed and holds two policies made elsewhere.
     await expect(page.get_by_role("heading", name="Network Policies")).to_be_visible()
+    # The view shows the first 200 namespaces; the server filters by name as one types.
+    await page.get_by_label("Filter namespaces").fill(ns)
+    await expect(page.get_by_text("1 namespace shown of 1")).to_be_visible()
     ns_row = row(page, ns)
     await expect(ns_row).to_contain_text("Not managed")
     await expect(ns_row).to_contain_text("2 unmanaged policies")

@@ -133,6 +133,7 @@ async def test_admin_sees_what_enabling_attaching_and_removing_would_change(
     await sign_in(page, console, control_plane.tokens["admin"], "admin")
 
     # Enabling lists the connections that would be newly denied: everyone else's to web.
+    await page.get_by_label("Filter namespaces").fill(ns)
     await row(page, ns).get_by_role("button", name=f"Enable {ns}").click()
     dialog = page.get_by_role("dialog", name=f"Enable netfence in {ns}")
     denied = dialog.get_by_role("region", name="Newly denied")

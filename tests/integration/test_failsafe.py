@@ -209,7 +209,9 @@ async def refusing_deny_all(admin: AsyncClient, ns: str) -> AsyncIterator[str]:
 async def test_a_refused_default_leaves_the_old_policies_and_enable_says_why(
     admin: AsyncClient, control_plane: ControlPlane, replicas: Replicas
 ) -> None:
-    replicas.start("vap")
+    replica = replicas.start("vap")
+    # `enable --wait` gives up at once when no controller holds the Lease: wait for it.
+    assert await leader_of(admin, [replica]) is replica
     ns = await kube.create_namespace(admin, kube.unique("refused"))
     await kube.create(admin, kube.foreign_policy(ns, "legacy"))
     async with refusing_deny_all(admin, ns) as message:
