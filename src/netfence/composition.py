@@ -177,10 +177,15 @@ class Connector:
         if token is None and self._prober is not None:
             found = dataclasses.replace(found, prober=self._prober)
         self._start_cache()
+        key = self._key(token)
+        # Every view asks the same questions; a caller without a session (a proxy's
+        # bearer token, a script) would otherwise ask the API server on every request.
+        found = dataclasses.replace(
+            found, authorizer=self._answers.authorizer(key, found.authorizer)
+        )
         cache = self._cache
         if cache is None:
             return found
-        key = self._key(token)
         authorizer = KubeAuthorizer(client)
         identity = KubeIdentity(client)
 
@@ -201,7 +206,6 @@ class Connector:
             reader=views,
             feed=views,
             changes=SettlingChanges(found.changes, cache),
-            authorizer=self._answers.authorizer(key, authorizer),
         )
 
     async def close(self) -> None:

@@ -991,6 +991,7 @@ async def test_a_broken_template_in_the_catalog_is_shown_not_used(
         namespace=NETFENCE_NS,
         patch_type=PatchType.MERGE,
     )
+
     # The console's cache sees a write made elsewhere a moment later.
     async def shown() -> dict[str, Any]:
         found = ok(await api.get("/api/v1/templates"))

@@ -23,6 +23,32 @@ from netfence.kube import converting
 from netfence.usecases.ports import StoredCatalog
 
 
+class BackupPieces:
+    """Every ConfigMap of every backup, by namespace and name, and what they assemble into:
+    a backup is there only once all its parts are (`core.backups`). The controller's cache
+    and the console's keep theirs with this."""
+
+    def __init__(self) -> None:
+        self.pieces: dict[str, dict[str, conversion.BackupPiece]] = {}
+        self.backups: dict[str, Backup] = {}
+
+    def changed(self, piece: conversion.BackupPiece, *, current: bool, new: Any) -> None:
+        """`piece` is the ConfigMap's new form (`current`) or its old one; `new` is what
+        the ConfigMap is now (None when deleted), as the informer converted it."""
+        pieces = self.pieces.setdefault(piece.namespace, {})
+        if current:
+            pieces[piece.name] = piece
+        elif new is None or new[0] != "backup" or new[1].namespace != piece.namespace:
+            pieces.pop(piece.name, None)
+        backup = backups.assemble(piece.namespace, pieces.values()).backup if pieces else None
+        if not pieces:
+            self.pieces.pop(piece.namespace, None)
+        if backup is None:
+            self.backups.pop(piece.namespace, None)
+        else:
+            self.backups[piece.namespace] = backup
+
+
 class ClusterCache:
     """Informers on namespaces, policies, controllers and netfence's own ConfigMaps."""
 
@@ -84,10 +110,7 @@ class ClusterCache:
             on_error=on_error,
             on_listed=on_listed,
         )
-        # Every ConfigMap of every backup, by namespace and name, and what they assemble
-        # into: a backup is there only once all its parts are (`core.backups`).
-        self._pieces: dict[str, dict[str, conversion.BackupPiece]] = {}
-        self._backups: dict[str, Backup] = {}
+        self._backups = BackupPieces()
 
     @property
     def informers(self) -> list[Informer[Any]]:
@@ -145,28 +168,13 @@ class ClusterCache:
                 self._on_catalog()
             else:
                 piece: conversion.BackupPiece = value
-                pieces = self._pieces.setdefault(piece.namespace, {})
-                if item is new:
-                    pieces[piece.name] = piece
-                elif new is None or new[0] != "backup" or new[1].namespace != piece.namespace:
-                    pieces.pop(piece.name, None)
-                self._assemble(piece.namespace)
+                self._backups.changed(piece, current=item is new, new=new)
                 self._on_namespace(piece.namespace)
-
-    def _assemble(self, namespace: str) -> None:
-        pieces = self._pieces.get(namespace, {})
-        backup = backups.assemble(namespace, pieces.values()).backup if pieces else None
-        if not pieces:
-            self._pieces.pop(namespace, None)
-        if backup is None:
-            self._backups.pop(namespace, None)
-        else:
-            self._backups[namespace] = backup
 
     def namespace_names(self) -> set[str]:
         names = set(self.namespaces.by_namespace)
         names.update(self.policies.by_namespace)
-        names.update(self._pieces)
+        names.update(self._backups.pieces)
         return names
 
     def state(self, name: str) -> NamespaceState:
@@ -179,7 +187,7 @@ class ClusterCache:
             namespace=namespace,
             workloads=workloads,
             policies=self.policies.in_namespace(name),
-            backup=self._backups.get(name),
+            backup=self._backups.backups.get(name),
         )
 
     def stored_catalog(self) -> StoredCatalog:

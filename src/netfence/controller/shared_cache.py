@@ -26,8 +26,9 @@ from lightkube.resources.core_v1 import Namespace as NamespaceResource
 from lightkube.resources.networking_v1 import NetworkPolicy
 from lightkube.resources.rbac_authorization_v1 import RoleBinding
 
+from netfence.controller.caching import BackupPieces
 from netfence.controller.informing import Informer
-from netfence.core import backups, conversion, manifests, naming, templates
+from netfence.core import conversion, manifests, naming, templates
 from netfence.core.endpoints import Endpoint
 from netfence.core.objects import Backup, Namespace, Policy, Workload, WorkloadKind
 from netfence.core.planning import NamespaceState
@@ -99,8 +100,9 @@ class SharedCache:
         self._catalog_data: dict[str, str] = {}
         self._catalog_version: str | None = None
         self.catalog = templates.parse_catalog({})
-        self._pieces: dict[str, dict[str, conversion.BackupPiece]] = {}
-        self.backups: dict[str, Backup] = {}
+        self._pieces = BackupPieces()
+        # By namespace: the backups whose every part is there (shared with _pieces).
+        self.backups: dict[str, Backup] = self._pieces.backups
 
         def informer(
             resource: type[Any], kind: str, convert: Callable[[Any], Any], **kwargs: Any
@@ -296,18 +298,7 @@ class SharedCache:
                 self._changed("catalog", "")
             else:
                 piece: conversion.BackupPiece = value
-                pieces = self._pieces.setdefault(piece.namespace, {})
-                if item is new:
-                    pieces[piece.name] = piece
-                elif new is None or new[0] != "backup" or new[1].namespace != piece.namespace:
-                    pieces.pop(piece.name, None)
-                assembly = backups.assemble(piece.namespace, pieces.values()) if pieces else None
-                if not pieces:
-                    self._pieces.pop(piece.namespace, None)
-                if assembly is None or assembly.backup is None:
-                    self.backups.pop(piece.namespace, None)
-                else:
-                    self.backups[piece.namespace] = assembly.backup
+                self._pieces.changed(piece, current=item is new, new=new)
                 self._changed("backups", piece.namespace)
 
 

@@ -6,13 +6,12 @@ connector the composition root hands to the app; the web layer never builds a cl
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
-from netfence.usecases.ports import Authorizer, Cluster, Question
+from netfence.usecases.ports import Cluster
 from netfence.web import clusters
 from netfence.web.errors import ApiProblem
 from netfence.web.sessions import CSRF_HEADER, SESSION_COOKIE, Session, SessionStore, csrf_matches
@@ -42,38 +41,6 @@ class Caller:
     cluster_name: str = ""
 
 
-class RememberingAuthorizer:
-    """The cluster's answers for one session, reused for a few seconds: every page asks the
-    same questions on every poll. A token from a proxy (no session) asks every time.
-    Answers are kept per cluster (``scope``): one session may use several, and what one
-    allows says nothing about another."""
-
-    def __init__(
-        self, inner: Authorizer, session: Session, seconds: float, scope: str = ""
-    ) -> None:
-        self._inner = inner
-        self._session = session
-        self._seconds = seconds
-        self._scope = scope
-
-    async def can(self, question: Question) -> bool:
-        key = (
-            self._scope,
-            question.verb,
-            question.resource,
-            question.group,
-            question.namespace or "",
-            question.name or "",
-        )
-        now = time.monotonic()
-        cached = self._session.permissions.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        allowed = await self._inner.can(question)
-        self._session.permissions[key] = (now + self._seconds, allowed)
-        return allowed
-
-
 def caller_for(
     connector: Connector,
     token: str | None,
@@ -81,13 +48,9 @@ def caller_for(
     settings: WebSettings,
     cluster_name: str = "",
 ) -> Caller:
-    cluster = connector.cluster(token)
-    if session is not None:
-        authorizer = RememberingAuthorizer(
-            cluster.authorizer, session, settings.permission_cache_seconds, cluster_name
-        )
-        cluster = replace(cluster, authorizer=authorizer)
-    return Caller(cluster, session, settings, cluster_name)
+    # The connector keeps each caller's permission answers for a few seconds (per cluster:
+    # a connector serves one), whether or not they have a session.
+    return Caller(connector.cluster(token), session, settings, cluster_name)
 
 
 def _store(request: Request) -> SessionStore:

@@ -27,7 +27,6 @@ class Session:
     user: str = ""
     groups: tuple[str, ...] = ()
     token: str | None = field(default=None, repr=False)
-    permissions: dict[tuple[str, ...], tuple[float, bool]] = field(default_factory=dict)
     # Local mode: who each cluster says the kubeconfig's user is (whoami), by cluster name.
     identities: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
