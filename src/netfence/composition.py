@@ -33,7 +33,6 @@ from netfence.controller.cached_views import (
     CachedViews,
     InventoryMemo,
     SettlingChanges,
-    Visibilities,
 )
 from netfence.controller.metrics import ControllerMetrics
 from netfence.controller.running import Controller, ControllerSettings
@@ -56,6 +55,7 @@ from netfence.localcluster import cluster as local_cluster
 from netfence.localcluster import demo as demo_objects
 from netfence.localcluster.enforcer import VERSION as ENFORCER_VERSION
 from netfence.localcluster.probing import NodeAgentProber
+from netfence.usecases.kept import Kept
 from netfence.usecases.ports import Cluster, Prober
 from netfence.usecases.visibility import visibility_of
 from netfence.web.registry import ClusterInfo, ClusterRegistry
@@ -128,7 +128,9 @@ class Connector:
         self._cache_client: AsyncClient | None = None
         self._cache: SharedCache | None = None
         self._memo = InventoryMemo()
-        self._visibilities = Visibilities(visibility_seconds)
+        # Each caller's, asked of the cluster at most once per `visibility_seconds`, keyed
+        # by a hash of their credentials, never the credentials themselves.
+        self._visibilities: Kept[Visibility] = Kept(seconds=visibility_seconds)
         self._answers = RememberedAnswers(visibility_seconds)
 
     async def start(self) -> None:

@@ -12,7 +12,6 @@ from netfence.controller.cached_views import (
     CachedViews,
     InventoryMemo,
     SettlingChanges,
-    Visibilities,
 )
 from netfence.controller.informing import Informer
 from netfence.controller.shared_cache import Change, SharedCache
@@ -28,6 +27,7 @@ from netfence.core.visibility import (
     Scope,
     Visibility,
 )
+from netfence.usecases.kept import Kept
 from netfence.usecases.ports import ViewChange
 
 NETFENCE_NS = "netfence-system"
@@ -191,13 +191,13 @@ async def test_visibility_is_asked_once_for_concurrent_requests_and_kept_for_a_w
         await asyncio.sleep(0.01)
         return DEVELOPER
 
-    kept = Visibilities(60)
+    kept: Kept[Visibility] = Kept(seconds=60)
     found = await asyncio.gather(*(kept.get("bob", ask) for _ in range(20)))
     assert found == [DEVELOPER] * 20
     assert asked == 1
     await kept.get("bob", ask)
     assert asked == 1
-    await Visibilities(0).get("bob", ask)
+    await Kept[Visibility](seconds=0).get("bob", ask)
     assert asked == 2
 
 
@@ -209,7 +209,7 @@ async def test_a_failed_visibility_is_not_kept() -> None:
         calls += 1
         raise errors.Unauthenticated("token expired")
 
-    kept = Visibilities(60)
+    kept: Kept[Visibility] = Kept(seconds=60)
     for _ in range(2):
         with pytest.raises(errors.Unauthenticated):
             await kept.get("bob", refused)

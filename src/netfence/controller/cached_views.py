@@ -320,46 +320,6 @@ _RESOURCES = {
 }
 
 
-class Visibilities:
-    """Each caller's Visibility, asked of the cluster at most once per `seconds` per
-    caller: concurrent requests of one caller share one set of reviews in flight. Keys are
-    hashes of the caller's credentials, never the credentials themselves."""
-
-    def __init__(self, seconds: float, *, max_callers: int = 1024) -> None:
-        self._seconds = seconds
-        self._max_callers = max_callers
-        self._kept: OrderedDict[str, tuple[float, asyncio.Future[Visibility]]] = OrderedDict()
-
-    async def get(self, key: str, ask: Callable[[], Awaitable[Visibility]]) -> Visibility:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        kept = self._kept.get(key)
-        if kept is not None and kept[0] > now:
-            self._kept.move_to_end(key)
-            future = kept[1]
-        else:
-            future = loop.create_future()
-            self._kept[key] = (now + self._seconds, future)
-            if len(self._kept) > self._max_callers:
-                self._kept.popitem(last=False)
-            try:
-                future.set_result(await ask())
-            except BaseException as e:
-                # A failed answer is not kept: the next request asks again.
-                if key in self._kept and self._kept[key][1] is future:
-                    del self._kept[key]
-                if isinstance(e, asyncio.CancelledError):
-                    future.cancel()
-                else:
-                    future.set_exception(e)
-                    future.exception()  # retrieved: only its waiters need it
-                raise
-        return await asyncio.shield(future)
-
-    def forget(self, key: str) -> None:
-        self._kept.pop(key, None)
-
-
 class SettlingChanges:
     """A caller's `ClusterChanges` that return once the shared cache shows the write, so
     the page reloading after it sees it (read-your-writes). Writes still go out with the

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-
 from lightkube import ApiError, AsyncClient
 from lightkube.models.authorization_v1 import (
     ResourceAttributes,
@@ -16,6 +13,7 @@ from lightkube.resources.authorization_v1 import SelfSubjectAccessReview, SelfSu
 
 from netfence.core.visibility import ResourceRule
 from netfence.kube import failures
+from netfence.usecases.kept import Kept
 from netfence.usecases.ports import Authorizer, Question, RulesAnswer
 
 
@@ -83,42 +81,18 @@ class RememberedAnswers:
     few seconds: every view asks the same questions, and a caller without a session (a
     proxy's bearer token, a script) would otherwise ask the API server on every request."""
 
-    def __init__(self, seconds: float, *, max_callers: int = 1024) -> None:
-        self._seconds = seconds
-        self._max_callers = max_callers
-        self._answers: OrderedDict[str, dict[tuple[str, ...], tuple[float, bool]]] = OrderedDict()
+    def __init__(self, seconds: float, *, size: int = 65536) -> None:
+        self._kept: Kept[bool] = Kept(seconds=seconds, size=size)
 
     def authorizer(self, key: str, inner: Authorizer) -> Authorizer:
-        answers = self._answers.get(key)
-        if answers is None:
-            answers = self._answers[key] = {}
-            if len(self._answers) > self._max_callers:
-                self._answers.popitem(last=False)
-        else:
-            self._answers.move_to_end(key)
-        return _Remembering(inner, answers, self._seconds)
+        return _Remembering(inner, key, self._kept)
 
 
 class _Remembering:
-    def __init__(
-        self, inner: Authorizer, answers: dict[tuple[str, ...], tuple[float, bool]], seconds: float
-    ) -> None:
+    def __init__(self, inner: Authorizer, caller: str, kept: Kept[bool]) -> None:
         self._inner = inner
-        self._answers = answers
-        self._seconds = seconds
+        self._caller = caller
+        self._kept = kept
 
     async def can(self, question: Question) -> bool:
-        key = (
-            question.verb,
-            question.resource,
-            question.group,
-            question.namespace or "",
-            question.name or "",
-        )
-        now = time.monotonic()
-        found = self._answers.get(key)
-        if found is not None and found[0] > now:
-            return found[1]
-        allowed = await self._inner.can(question)
-        self._answers[key] = (now + self._seconds, allowed)
-        return allowed
+        return await self._kept.get((self._caller, question), lambda: self._inner.can(question))

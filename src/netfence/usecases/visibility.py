@@ -17,7 +17,6 @@ from netfence.core.visibility import (
     LISTED,
     NAMESPACES,
     Resource,
-    Scope,
     Visibility,
     rules_allow,
     scope_from,
@@ -56,8 +55,9 @@ async def visibility_of(
     )
     everywhere = dict(zip(LISTED, everywhere_answers[: len(LISTED)], strict=True))
     catalog, backups, lease = everywhere_answers[len(LISTED) :]
+    # Per kind, the namespaces it may be listed in (for NAMESPACES: the Namespace objects
+    # the caller may get, which is what a RoleBinding can grant of them).
     found: dict[Resource, set[str]] = {r: set() for r in LISTED}
-    namespace_objects: set[str] = set()
     if not all(everywhere.values()):
         candidates = sorted(bindings.nominated(user, groups))
         gate = asyncio.Semaphore(_CONCURRENT_REVIEWS)
@@ -67,17 +67,13 @@ async def visibility_of(
                 allowed = await _allowed_in(authorizer, reviewer, namespace)
             for resource in allowed:
                 found[resource].add(namespace)
-            if NAMESPACES in allowed:
-                namespace_objects.add(namespace)
 
         await asyncio.gather(*(review(ns) for ns in candidates))
     lists = {r: scope_from(everywhere[r], found[r] if r != NAMESPACES else ()) for r in LISTED}
     return Visibility(
         user=user,
         lists=lists,
-        namespace_objects=Scope(everywhere=True)
-        if everywhere[NAMESPACES]
-        else Scope(namespaces=frozenset(namespace_objects)),
+        namespace_objects=scope_from(everywhere[NAMESPACES], found[NAMESPACES]),
         catalog=catalog,
         backups=backups,
         lease=lease,
